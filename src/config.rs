@@ -1,0 +1,194 @@
+//! Settings from the environment (and a `.env` file, loaded by the binary).
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/docsession.sqlite";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_MAX_UPLOAD: usize = 100 * 1024 * 1024;
+
+/// How hard SQLite syncs on commit. `Normal` (WAL) survives a process crash; `Full` also survives power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    Normal,
+    Full,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: String,
+    /// Base of every URL we hand out; `None` means `http://` + the bound address.
+    pub public_url: Option<String>,
+    pub session_ttl: Duration,
+    pub purge_interval: Duration,
+    pub max_upload: usize,
+    pub fetch_timeout: Duration,
+    pub sqlite_synchronous: SqliteSynchronous,
+    pub dev_apikey: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: DEFAULT_DATABASE_URL.to_string(),
+            listen: DEFAULT_LISTEN.to_string(),
+            public_url: None,
+            session_ttl: Duration::from_secs(6 * 3600),
+            purge_interval: Duration::from_secs(6 * 3600),
+            max_upload: DEFAULT_MAX_UPLOAD,
+            fetch_timeout: Duration::from_secs(30),
+            sqlite_synchronous: SqliteSynchronous::Normal,
+            dev_apikey: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads every `DOCSESSION_*` variable; unset ones keep their defaults.
+    pub fn from_env() -> anyhow::Result<Settings> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Settings> {
+        let mut settings = Settings::default();
+        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        if let Some(url) = var("DOCSESSION_DATABASE_URL") {
+            settings.database_url = url;
+        }
+        if let Some(listen) = var("DOCSESSION_LISTEN") {
+            settings.listen = listen;
+        }
+        settings.public_url =
+            var("DOCSESSION_PUBLIC_URL").map(|url| url.trim_end_matches('/').to_string());
+        if let Some(ttl) = var("DOCSESSION_SESSION_TTL") {
+            settings.session_ttl = parse_duration("DOCSESSION_SESSION_TTL", &ttl)?;
+        }
+        if let Some(interval) = var("DOCSESSION_PURGE_INTERVAL") {
+            settings.purge_interval = parse_duration("DOCSESSION_PURGE_INTERVAL", &interval)?;
+        }
+        if let Some(timeout) = var("DOCSESSION_FETCH_TIMEOUT") {
+            settings.fetch_timeout = parse_duration("DOCSESSION_FETCH_TIMEOUT", &timeout)?;
+        }
+        if let Some(max) = var("DOCSESSION_MAX_UPLOAD") {
+            settings.max_upload = max.trim().parse().with_context(|| {
+                format!("DOCSESSION_MAX_UPLOAD must be a number of bytes, got {max:?}")
+            })?;
+        }
+        if let Some(mode) = var("DOCSESSION_SQLITE_SYNCHRONOUS") {
+            settings.sqlite_synchronous = match mode.trim().to_ascii_lowercase().as_str() {
+                "normal" => SqliteSynchronous::Normal,
+                "full" => SqliteSynchronous::Full,
+                other => {
+                    bail!("DOCSESSION_SQLITE_SYNCHRONOUS must be normal or full, got {other:?}")
+                }
+            };
+        }
+        settings.dev_apikey = var("DOCSESSION_DEV_APIKEY");
+        Ok(settings)
+    }
+}
+
+fn parse_duration(name: &str, value: &str) -> anyhow::Result<Duration> {
+    let duration = humantime::parse_duration(value.trim()).map_err(|err| {
+        anyhow!("{name} must be a duration such as 6h, 30m or 2s, got {value:?}: {err}")
+    })?;
+    if duration.is_zero() {
+        bail!("{name} must be longer than zero");
+    }
+    Ok(duration)
+}
+
+/// Hides the password of a database URL (`postgres://user:secret@host/db`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("session_ttl", &self.session_ttl)
+            .field("purge_interval", &self.purge_interval)
+            .field("max_upload", &self.max_upload)
+            .field("fetch_timeout", &self.fetch_timeout)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("dev_apikey", &self.dev_apikey.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.listen, DEFAULT_LISTEN);
+        assert_eq!(s.session_ttl, Duration::from_secs(21600));
+        assert_eq!(s.purge_interval, Duration::from_secs(21600));
+        assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Normal);
+    }
+
+    #[test]
+    fn humantime_durations_and_modes_parse() {
+        let s = settings(&[
+            ("DOCSESSION_SESSION_TTL", "30m"),
+            ("DOCSESSION_PURGE_INTERVAL", "2s"),
+            ("DOCSESSION_SQLITE_SYNCHRONOUS", "FULL"),
+            ("DOCSESSION_MAX_UPLOAD", "1024"),
+            ("DOCSESSION_PUBLIC_URL", "https://oi.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(s.session_ttl, Duration::from_secs(1800));
+        assert_eq!(s.purge_interval, Duration::from_secs(2));
+        assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Full);
+        assert_eq!(s.max_upload, 1024);
+        assert_eq!(s.public_url.as_deref(), Some("https://oi.example.com"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_name() {
+        let err = settings(&[("DOCSESSION_SESSION_TTL", "soon")]).unwrap_err();
+        assert!(err.to_string().contains("DOCSESSION_SESSION_TTL"));
+        assert!(settings(&[("DOCSESSION_SQLITE_SYNCHRONOUS", "off")]).is_err());
+        assert!(settings(&[("DOCSESSION_SESSION_TTL", "0s")]).is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let s = settings(&[
+            ("DOCSESSION_DATABASE_URL", "postgres://app:hunter2@db/docs"),
+            ("DOCSESSION_DEV_APIKEY", "abcdef0123"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("abcdef0123"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://app:***@db/docs"), "{shown}");
+    }
+}

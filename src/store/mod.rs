@@ -1,0 +1,170 @@
+//! Storage: the only place SQL lives. A small trait with one implementation per backend.
+
+mod migrate;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::Settings;
+use crate::domain::params::{SessionSettings, UserInfo};
+use crate::domain::{DocumentType, Editor, Format, SessionKind, SessionStatus};
+
+pub use sqlite::SqliteStore;
+
+pub type StoreResult<T> = anyhow::Result<T>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the key, enough to recognise it in a list.
+    pub prefix: String,
+    pub usage_limit: Option<i64>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub pk: i64,
+    pub api_key_id: i64,
+    pub editor: Editor,
+    pub document_id: String,
+    pub name: String,
+    pub document_type: DocumentType,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub pk: i64,
+    pub session_id: String,
+    pub document: Document,
+    pub kind: SessionKind,
+    pub user: UserInfo,
+    pub settings: SessionSettings,
+    pub status: SessionStatus,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// One stored file of a document: `main`, or `old` and `new` for a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    pub part: String,
+    pub format: Format,
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+pub struct NewSession {
+    pub session_id: String,
+    pub kind: SessionKind,
+    pub user: UserInfo,
+    pub settings: SessionSettings,
+}
+
+/// Everything an open (create, edit, co-edit, preview, compare) writes, in one transaction.
+pub struct OpenRequest {
+    pub api_key_id: i64,
+    pub editor: Editor,
+    pub document_type: DocumentType,
+    /// A live document with this id (same key and editor) is joined; otherwise one is created with it.
+    pub document_id: String,
+    pub document_name: String,
+    /// `None` when the caller expects to join a live document and did not load any content.
+    pub content: Option<Vec<Content>>,
+    pub session: NewSession,
+    pub now: i64,
+    pub expires_at: i64,
+    /// Opens allowed in the billing cycle that starts at `.1`; `None` for an unlimited key.
+    pub allowance: Option<(i64, i64)>,
+}
+
+#[derive(Debug)]
+pub enum OpenOutcome {
+    Opened {
+        session: Box<Session>,
+        joined: bool,
+    },
+    /// The document the caller expected to join is gone: load the content and ask again.
+    NeedsContent,
+    UsageExceeded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsagePeriod {
+    Day,
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRow {
+    pub key_name: String,
+    pub key_prefix: String,
+    /// `2026-11-23` or `2026-11`.
+    pub period: String,
+    pub opens: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn insert_api_key(
+        &self,
+        name: &str,
+        key_hash: &str,
+        prefix: &str,
+        limit: Option<i64>,
+        now: i64,
+    ) -> StoreResult<ApiKey>;
+    /// Inserts the key unless a key with this hash exists (revoked or not).
+    async fn ensure_api_key(
+        &self,
+        name: &str,
+        key_hash: &str,
+        prefix: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// An active (not revoked) key.
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes by id or by hash; false when no active key matched.
+    async fn revoke_api_key(&self, id: Option<i64>, key_hash: &str, now: i64) -> StoreResult<bool>;
+
+    async fn open(&self, request: &OpenRequest) -> StoreResult<OpenOutcome>;
+    async fn find_session(&self, session_id: &str) -> StoreResult<Option<Session>>;
+    async fn mark_session_active(&self, session_pk: i64) -> StoreResult<()>;
+    async fn delete_session(&self, session_pk: i64) -> StoreResult<bool>;
+    async fn find_document(
+        &self,
+        api_key_id: i64,
+        editor: Editor,
+        document_id: &str,
+    ) -> StoreResult<Option<Document>>;
+    async fn live_sessions(&self, document_pk: i64, now: i64) -> StoreResult<Vec<Session>>;
+    async fn delete_document(&self, document_pk: i64) -> StoreResult<bool>;
+    async fn contents(&self, document_pk: i64) -> StoreResult<Vec<Content>>;
+
+    /// Opens billed to the key since `since` (epoch ms).
+    async fn count_opens(&self, api_key_id: i64, since: i64) -> StoreResult<i64>;
+    async fn usage_report(&self, period: UsagePeriod) -> StoreResult<Vec<UsageRow>>;
+
+    /// Deletes up to `limit` sessions that expired at or before `cutoff`; returns how many.
+    async fn purge_sessions(&self, cutoff: i64, limit: i64) -> StoreResult<u64>;
+    /// Deletes up to `limit` expired documents with their content and sessions; returns how many documents.
+    async fn purge_documents(&self, cutoff: i64, limit: i64) -> StoreResult<u64>;
+}
+
+/// Opens the database named by the settings and brings its schema up to date.
+pub async fn connect(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database_url.as_str();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        anyhow::bail!("PostgreSQL is not supported yet; use a sqlite:// URL or a file path");
+    }
+    Ok(Arc::new(
+        SqliteStore::connect(url, settings.sqlite_synchronous).await?,
+    ))
+}
