@@ -1,0 +1,184 @@
+//! Test harness: the real application on port 0, a fresh SQLite file per test, requests shaped like the SDKs'.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use docsession::config::Settings;
+use docsession::domain::ids::{hash_api_key, new_api_key};
+use docsession::domain::time::now_ms;
+use docsession::store::{self, Store};
+use docsession::{key_prefix, Application};
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// An unlimited key created for the test.
+    pub key: String,
+    pub settings: Settings,
+    pub store: std::sync::Arc<dyn Store>,
+    pub dir: TempDir,
+}
+
+pub struct Response {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Response {
+    /// Asserts an SDK-decodable error: HTTP 400, JSON, the given code; returns the body.
+    pub fn assert_error(&self, code: u64) -> &Value {
+        assert_eq!(self.status, 400, "expected an error, got {:?}", self.body);
+        assert!(self.content_type.starts_with("application/json"), "{}", self.content_type);
+        assert_eq!(self.body["code"].as_u64(), Some(code), "{:?}", self.body);
+        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty() && !m.contains('\'')));
+        &self.body
+    }
+
+    pub fn assert_ok(&self) -> &Value {
+        assert_eq!(self.status, 200, "expected success, got {:?}", self.body);
+        assert!(self.content_type.starts_with("application/json"), "{}", self.content_type);
+        &self.body
+    }
+}
+
+pub fn test_settings(dir: &TempDir) -> Settings {
+    Settings {
+        database_url: format!("sqlite://{}", dir.path().join("docsession.sqlite").display()),
+        listen: "127.0.0.1:0".to_string(),
+        ..Settings::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(&dir);
+    adjust(&mut settings);
+    spawn_on(dir, settings).await
+}
+
+/// Starts the application on an existing directory and settings (e.g. after a restart).
+pub async fn spawn_on(dir: TempDir, settings: Settings) -> TestApp {
+    let app = Application::build(settings.clone()).await.expect("application builds");
+    let base = app.base_url().to_string();
+    tokio::spawn(app.run_until_stopped());
+    let store = store::connect(&settings).await.expect("store");
+    let key = new_api_key();
+    store.insert_api_key("test", &hash_api_key(&key), &key_prefix(&key), None, now_ms()).await.expect("key");
+    TestApp { base, client: reqwest::Client::new(), key, settings, store, dir }
+}
+
+impl TestApp {
+    /// Creates another key; `limit` is opens per month before the 10% grace.
+    pub async fn create_key(&self, name: &str, limit: Option<i64>) -> String {
+        let key = new_api_key();
+        self.store.insert_api_key(name, &hash_api_key(&key), &key_prefix(&key), limit, now_ms()).await.expect("key");
+        key
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("docsession.sqlite")
+    }
+
+    /// The URL as the Node SDK builds it: `?apikey=KEY&`.
+    pub fn url_with_key(&self, path: &str, key: &str) -> String {
+        format!("{}{}?apikey={}&", self.base, path, key)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.url_with_key(path, &self.key)
+    }
+
+    pub async fn post_form(&self, path: &str, form: Form) -> Response {
+        self.post_form_with_key(path, form, &self.key).await
+    }
+
+    pub async fn post_form_with_key(&self, path: &str, form: Form, key: &str) -> Response {
+        read(self.client.post(self.url_with_key(path, key)).multipart(form).send().await.expect("request")).await
+    }
+
+    /// A POST with no body and no Content-Type, as both SDKs send when no parameter is set.
+    pub async fn post_empty(&self, path: &str) -> Response {
+        read(self.client.post(self.url(path)).send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_with_key(path, &self.key).await
+    }
+
+    pub async fn get_with_key(&self, path: &str, key: &str) -> Response {
+        read(self.client.get(self.url_with_key(path, key)).send().await.expect("request")).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.delete_with_key(path, &self.key).await
+    }
+
+    pub async fn delete_with_key(&self, path: &str, key: &str) -> Response {
+        read(self.client.delete(self.url_with_key(path, key)).send().await.expect("request")).await
+    }
+
+    /// Opens a session page the way a browser does; returns the status and the HTML.
+    pub async fn open_page(&self, url: &str) -> (u16, String) {
+        let response = self.client.get(url).send().await.expect("request");
+        (response.status().as_u16(), response.text().await.expect("body"))
+    }
+
+    /// A Writer create with a document id, a user and the given extra parts.
+    pub async fn writer_create(&self, document_id: &str, user_id: &str) -> Value {
+        let form = Form::new()
+            .text("document_info", format!(r#"{{"document_id": "{document_id}", "document_name": "Doc {document_id}"}}"#))
+            .text("user_info", format!(r#"{{"user_id": "{user_id}", "display_name": "User {user_id}"}}"#));
+        self.post_form("/writer/officeapi/v1/documents", form).await.assert_ok().clone()
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> Response {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Response { status, content_type, body }
+}
+
+/// A file part as the Python SDK sends it: a filename, no Content-Type.
+pub fn file_part(bytes: Vec<u8>, filename: &str) -> Part {
+    Part::bytes(bytes).file_name(filename.to_string())
+}
+
+/// A file part as the Node SDK sends a Buffer: no filename, `application/octet-stream`.
+pub fn buffer_part(bytes: Vec<u8>) -> Part {
+    Part::bytes(bytes).mime_str("application/octet-stream").expect("mime")
+}
+
+pub fn blank(format: docsession::domain::Format) -> Vec<u8> {
+    docsession::domain::blank::blank_document(format).expect("blank document")
+}
+
+/// Waits (bounded) until `check` holds, polling; for things that happen on a clock, such as expiry.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
