@@ -173,8 +173,8 @@ fn sniff_zip(bytes: &[u8], hint: Option<Format>) -> Option<Format> {
         return Some(Format::Odp);
     }
 
-    // infer only looks at the first few local headers; writers that order
-    // entries differently need a look at the central directory.
+    // infer only reads the first few local headers (and reports a generic
+    // OOXML zip for some layouts, e.g. LibreOffice's): read the directory.
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
     if let Ok(entry) = archive.by_name("mimetype") {
         let mut mimetype = String::new();
@@ -215,8 +215,8 @@ fn sniff_ole(bytes: &[u8], hint: Option<Format>) -> Option<Format> {
 fn sniff_text(bytes: &[u8], hint: Option<Format>) -> Option<Format> {
     let text = std::str::from_utf8(bytes).ok()?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // Valid UTF-8 can still be binary (e.g. NUL-padded); real text has no C0
-    // controls beyond whitespace.
+    // Valid UTF-8 can still be binary (e.g. NUL-padded); real text has no
+    // control characters besides whitespace.
     if text
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{c}'))
