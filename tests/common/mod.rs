@@ -33,22 +33,35 @@ impl Response {
     /// Asserts an SDK-decodable error: HTTP 400, JSON, the given code; returns the body.
     pub fn assert_error(&self, code: u64) -> &Value {
         assert_eq!(self.status, 400, "expected an error, got {:?}", self.body);
-        assert!(self.content_type.starts_with("application/json"), "{}", self.content_type);
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{}",
+            self.content_type
+        );
         assert_eq!(self.body["code"].as_u64(), Some(code), "{:?}", self.body);
-        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty() && !m.contains('\'')));
+        assert!(self.body["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty() && !m.contains('\'')));
         &self.body
     }
 
     pub fn assert_ok(&self) -> &Value {
         assert_eq!(self.status, 200, "expected success, got {:?}", self.body);
-        assert!(self.content_type.starts_with("application/json"), "{}", self.content_type);
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{}",
+            self.content_type
+        );
         &self.body
     }
 }
 
 pub fn test_settings(dir: &TempDir) -> Settings {
     Settings {
-        database_url: format!("sqlite://{}", dir.path().join("docsession.sqlite").display()),
+        database_url: format!(
+            "sqlite://{}",
+            dir.path().join("docsession.sqlite").display()
+        ),
         listen: "127.0.0.1:0".to_string(),
         ..Settings::default()
     }
@@ -67,20 +80,47 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts the application on an existing directory and settings (e.g. after a restart).
 pub async fn spawn_on(dir: TempDir, settings: Settings) -> TestApp {
-    let app = Application::build(settings.clone()).await.expect("application builds");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("application builds");
     let base = app.base_url().to_string();
     tokio::spawn(app.run_until_stopped());
     let store = store::connect(&settings).await.expect("store");
     let key = new_api_key();
-    store.insert_api_key("test", &hash_api_key(&key), &key_prefix(&key), None, now_ms()).await.expect("key");
-    TestApp { base, client: reqwest::Client::new(), key, settings, store, dir }
+    store
+        .insert_api_key(
+            "test",
+            &hash_api_key(&key),
+            &key_prefix(&key),
+            None,
+            now_ms(),
+        )
+        .await
+        .expect("key");
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        key,
+        settings,
+        store,
+        dir,
+    }
 }
 
 impl TestApp {
     /// Creates another key; `limit` is opens per month before the 10% grace.
     pub async fn create_key(&self, name: &str, limit: Option<i64>) -> String {
         let key = new_api_key();
-        self.store.insert_api_key(name, &hash_api_key(&key), &key_prefix(&key), limit, now_ms()).await.expect("key");
+        self.store
+            .insert_api_key(
+                name,
+                &hash_api_key(&key),
+                &key_prefix(&key),
+                limit,
+                now_ms(),
+            )
+            .await
+            .expect("key");
         key
     }
 
@@ -102,12 +142,27 @@ impl TestApp {
     }
 
     pub async fn post_form_with_key(&self, path: &str, form: Form, key: &str) -> Response {
-        read(self.client.post(self.url_with_key(path, key)).multipart(form).send().await.expect("request")).await
+        read(
+            self.client
+                .post(self.url_with_key(path, key))
+                .multipart(form)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     /// A POST with no body and no Content-Type, as both SDKs send when no parameter is set.
     pub async fn post_empty(&self, path: &str) -> Response {
-        read(self.client.post(self.url(path)).send().await.expect("request")).await
+        read(
+            self.client
+                .post(self.url(path))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -115,7 +170,14 @@ impl TestApp {
     }
 
     pub async fn get_with_key(&self, path: &str, key: &str) -> Response {
-        read(self.client.get(self.url_with_key(path, key)).send().await.expect("request")).await
+        read(
+            self.client
+                .get(self.url_with_key(path, key))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> Response {
@@ -123,21 +185,42 @@ impl TestApp {
     }
 
     pub async fn delete_with_key(&self, path: &str, key: &str) -> Response {
-        read(self.client.delete(self.url_with_key(path, key)).send().await.expect("request")).await
+        read(
+            self.client
+                .delete(self.url_with_key(path, key))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     /// Opens a session page the way a browser does; returns the status and the HTML.
     pub async fn open_page(&self, url: &str) -> (u16, String) {
         let response = self.client.get(url).send().await.expect("request");
-        (response.status().as_u16(), response.text().await.expect("body"))
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+        )
     }
 
     /// A Writer create with a document id, a user and the given extra parts.
     pub async fn writer_create(&self, document_id: &str, user_id: &str) -> Value {
         let form = Form::new()
-            .text("document_info", format!(r#"{{"document_id": "{document_id}", "document_name": "Doc {document_id}"}}"#))
-            .text("user_info", format!(r#"{{"user_id": "{user_id}", "display_name": "User {user_id}"}}"#));
-        self.post_form("/writer/officeapi/v1/documents", form).await.assert_ok().clone()
+            .text(
+                "document_info",
+                format!(
+                    r#"{{"document_id": "{document_id}", "document_name": "Doc {document_id}"}}"#
+                ),
+            )
+            .text(
+                "user_info",
+                format!(r#"{{"user_id": "{user_id}", "display_name": "User {user_id}"}}"#),
+            );
+        self.post_form("/writer/officeapi/v1/documents", form)
+            .await
+            .assert_ok()
+            .clone()
     }
 }
 
@@ -151,7 +234,11 @@ pub async fn read(response: reqwest::Response) -> Response {
         .to_string();
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Response { status, content_type, body }
+    Response {
+        status,
+        content_type,
+        body,
+    }
 }
 
 /// A file part as the Python SDK sends it: a filename, no Content-Type.
@@ -161,7 +248,9 @@ pub fn file_part(bytes: Vec<u8>, filename: &str) -> Part {
 
 /// A file part as the Node SDK sends a Buffer: no filename, `application/octet-stream`.
 pub fn buffer_part(bytes: Vec<u8>) -> Part {
-    Part::bytes(bytes).mime_str("application/octet-stream").expect("mime")
+    Part::bytes(bytes)
+        .mime_str("application/octet-stream")
+        .expect("mime")
 }
 
 pub fn blank(format: docsession::domain::Format) -> Vec<u8> {
