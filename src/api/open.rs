@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use super::form::{read_form, Form, Upload};
 use super::{authenticate, render, AppState, State};
 use crate::domain::params::{self, DocumentInfo, SessionSettings, UserInfo};
-use crate::domain::time::{billing_cycle, now_ms};
+use crate::domain::time::billing_cycle;
 use crate::domain::{blank, ids, usage_allowance, DocumentType, Editor, Format, SessionKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::store::{Content, NewSession, OpenOutcome, OpenRequest};
@@ -123,7 +123,11 @@ async fn open(
     let key = authenticate(&state, &req, form.text("apikey"), editor).await?;
     let input = parse_input(&mut form, operation)?;
 
-    let now = now_ms();
+    let now = state
+        .store
+        .now()
+        .await
+        .map_err(|err| ApiError::internal(editor, err))?;
     let document_id = match (&input.info.document_id, operation.kind) {
         (Some(id), SessionKind::Edit) => id.clone(),
         _ => ids::new_document_id(),

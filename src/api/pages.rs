@@ -4,7 +4,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 
 use super::State;
-use crate::domain::time::{iso, now_ms};
+use crate::domain::time::iso;
 use crate::domain::{Editor, SessionKind};
 use crate::store::Session;
 
@@ -28,8 +28,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn session_page(state: State, path: web::Path<String>, editor: Editor) -> HttpResponse {
-    let session = match state.store.find_session(&path).await {
-        Ok(session) => session.filter(|s| s.document.editor == editor && s.expires_at > now_ms()),
+    let found = match state.store.now().await {
+        Ok(now) => state
+            .store
+            .find_session(&path)
+            .await
+            .map(|session| (session, now)),
+        Err(err) => Err(err),
+    };
+    let session = match found {
+        Ok((session, now)) => session.filter(|s| s.document.editor == editor && s.expires_at > now),
         Err(err) => {
             tracing::error!(error = %err, "loading a session page failed");
             return page(

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::{authenticate, render, State};
-use crate::domain::time::{billing_cycle, iso, now_ms};
+use crate::domain::time::{billing_cycle, iso};
 use crate::domain::Editor;
 use crate::error::ApiError;
 
@@ -18,7 +18,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn plan_details(state: State, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let editor = Editor::Writer;
     let key = authenticate(&state, &req, None, editor).await?;
-    let (cycle_start, cycle_end) = billing_cycle(now_ms());
+    let now = state
+        .store
+        .now()
+        .await
+        .map_err(|err| ApiError::internal(editor, err))?;
+    let (cycle_start, cycle_end) = billing_cycle(now);
     let total_usage = state
         .store
         .count_opens(key.id, cycle_start)

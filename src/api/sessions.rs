@@ -3,7 +3,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{authenticate, render, State};
-use crate::domain::time::now_ms;
 use crate::domain::Editor;
 use crate::error::{ApiError, ErrorKind};
 use crate::store::{ApiKey, Document, Session};
@@ -60,6 +59,11 @@ async fn owned_session(
     editor: Editor,
     session_id: &str,
 ) -> Result<Session, ApiError> {
+    let now = state
+        .store
+        .now()
+        .await
+        .map_err(|err| ApiError::internal(editor, err))?;
     let session = state
         .store
         .find_session(session_id)
@@ -69,7 +73,7 @@ async fn owned_session(
             session.document.api_key_id == key.id && session.document.editor == editor
         })
         .ok_or_else(|| ApiError::new(ErrorKind::UnknownSession, editor).parameter("session_id"))?;
-    if session.expires_at <= now_ms() {
+    if session.expires_at <= now {
         return Err(ApiError::new(ErrorKind::ExpiredSession, editor).parameter("session_id"));
     }
     Ok(session)
@@ -81,14 +85,22 @@ async fn owned_document(
     key: &ApiKey,
     editor: Editor,
     document_id: &str,
-) -> Result<Document, ApiError> {
-    state
+) -> Result<(Document, i64), ApiError> {
+    let now = state
+        .store
+        .now()
+        .await
+        .map_err(|err| ApiError::internal(editor, err))?;
+    let document = state
         .store
         .find_document(key.id, editor, document_id)
         .await
         .map_err(|err| ApiError::internal(editor, err))?
-        .filter(|document| document.expires_at > now_ms())
-        .ok_or_else(|| ApiError::new(ErrorKind::UnknownDocument, editor).parameter("document_id"))
+        .filter(|document| document.expires_at > now)
+        .ok_or_else(|| {
+            ApiError::new(ErrorKind::UnknownDocument, editor).parameter("document_id")
+        })?;
+    Ok((document, now))
 }
 
 async fn session_info(
@@ -132,10 +144,10 @@ async fn document_info(
     include_sessions: bool,
 ) -> Result<HttpResponse, ApiError> {
     let key = authenticate(&state, &req, None, editor).await?;
-    let document = owned_document(&state, &key, editor, &path).await?;
+    let (document, now) = owned_document(&state, &key, editor, &path).await?;
     let live = state
         .store
-        .live_sessions(document.pk, now_ms())
+        .live_sessions(document.pk, now)
         .await
         .map_err(|err| ApiError::internal(editor, err))?;
     Ok(render::ok(render::document_meta(
@@ -153,7 +165,7 @@ async fn delete_document(
     editor: Editor,
 ) -> Result<HttpResponse, ApiError> {
     let key = authenticate(&state, &req, None, editor).await?;
-    let document = owned_document(&state, &key, editor, &path).await?;
+    let (document, _) = owned_document(&state, &key, editor, &path).await?;
     let deleted = state
         .store
         .delete_document(document.pk)

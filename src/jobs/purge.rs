@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use crate::domain::time::now_ms;
 use crate::store::Store;
 
 const BATCH: i64 = 1000;
@@ -17,7 +16,7 @@ pub struct PurgeReport {
 }
 
 pub async fn purge_expired(store: &dyn Store) -> anyhow::Result<PurgeReport> {
-    let cutoff = now_ms();
+    let cutoff = store.now().await?;
     let mut report = PurgeReport::default();
     loop {
         let deleted = store.purge_sessions(cutoff, BATCH).await?;

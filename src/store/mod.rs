@@ -112,6 +112,10 @@ pub struct UsageRow {
 
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// The clock that decides expiry and purge cutoffs, in epoch ms: the database's own where several
+    /// instances share one database, so that instances with skewed clocks agree.
+    async fn now(&self) -> StoreResult<i64>;
+
     async fn insert_api_key(
         &self,
         name: &str,

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::config;
 use crate::domain::params::{SessionSettings, UserInfo};
+use crate::domain::time::now_ms;
 use crate::domain::{DocumentType, Editor, Format, SessionKind, SessionStatus};
 
 mod embedded {
@@ -231,6 +232,10 @@ struct UsageReportRow {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn now(&self) -> StoreResult<i64> {
+        Ok(now_ms())
+    }
+
     async fn insert_api_key(
         &self,
         name: &str,
