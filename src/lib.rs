@@ -6,6 +6,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod store;
+mod telemetry;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -64,7 +65,7 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<telemetry::RequestSpan>::new())
                 .app_data(state.clone())
                 .configure(api::configure)
         })

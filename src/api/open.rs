@@ -333,6 +333,7 @@ async fn load(
         Source::Url(url) => fetch(state, editor, &url, parameter).await?,
     };
     let format = Format::sniff(&bytes, filename.as_deref())
+        .map(|sniffed| editor.import_format(sniffed, &bytes))
         .filter(|format| editor.accepts(*format))
         .ok_or_else(|| ApiError::new(ErrorKind::UnsupportedFormat, editor).parameter(parameter))?;
     Ok(Content {

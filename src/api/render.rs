@@ -109,12 +109,10 @@ pub fn opened(base: &str, session: &Session) -> Value {
 /// SessionMeta.
 pub fn session_meta(base: &str, session: &Session) -> Value {
     let urls = Urls::new(base, session.document.editor);
-    let mut user_info = serde_json::Map::new();
+    // Never `{}`: the Python SDK turns an empty nested object into None and then fails on it.
+    let mut user_info = json!({"display_name": wire_text(session.user.display_name())});
     if let Some(user_id) = &session.user.user_id {
-        user_info.insert("user_id".into(), json!(wire_text(user_id)));
-    }
-    if let Some(display_name) = &session.user.display_name {
-        user_info.insert("display_name".into(), json!(wire_text(display_name)));
+        user_info["user_id"] = json!(wire_text(user_id));
     }
     json!({
         "status": session.status.as_str(),

@@ -54,6 +54,20 @@ impl Editor {
         }
     }
 
+    /// How this editor imports sniffed bytes: Sheet reads plain text without a telling file name (an
+    /// in-memory upload from either SDK) as CSV, or as TSV when its first line has tabs and no commas.
+    pub fn import_format(self, sniffed: Format, bytes: &[u8]) -> Format {
+        if self != Editor::Sheet || sniffed != Format::Txt {
+            return sniffed;
+        }
+        let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+        if first_line.contains(&b'\t') && !first_line.contains(&b',') {
+            Format::Tsv
+        } else {
+            Format::Csv
+        }
+    }
+
     pub fn accepts(self, format: Format) -> bool {
         let family = format.family();
         match self {
@@ -185,6 +199,23 @@ mod tests {
             assert!(editor.accepts(editor.native_format()));
             assert_eq!(Editor::parse(editor.as_str()), Some(editor));
         }
+    }
+
+    #[test]
+    fn sheet_imports_plain_text_as_csv_or_tsv() {
+        assert_eq!(
+            Editor::Sheet.import_format(Format::Txt, b"a,b\n1,2\n"),
+            Format::Csv
+        );
+        assert_eq!(
+            Editor::Sheet.import_format(Format::Txt, b"a\tb\n1\t2\n"),
+            Format::Tsv
+        );
+        assert_eq!(Editor::Sheet.import_format(Format::Xlsx, b""), Format::Xlsx);
+        assert_eq!(
+            Editor::Writer.import_format(Format::Txt, b"a,b"),
+            Format::Txt
+        );
     }
 
     #[test]

@@ -22,6 +22,13 @@ pub struct UserInfo {
     pub display_name: Option<String>,
 }
 
+impl UserInfo {
+    /// What co-editors and the session info call a user who gave no name.
+    pub fn display_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or("Guest")
+    }
+}
+
 /// The per-session settings, kept as validated JSON objects.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionSettings {
