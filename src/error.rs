@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::domain::Editor;
+use crate::domain::{wire_text, Editor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -126,9 +126,9 @@ struct Body<'a> {
     code: u32,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    parameter_name: Option<&'a str>,
+    parameter_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    key_name: Option<&'a str>,
+    key_name: Option<String>,
 }
 
 impl ApiError {
@@ -193,8 +193,9 @@ impl ResponseError for ApiError {
         HttpResponse::BadRequest().json(Body {
             code: self.code(),
             message: self.message(),
-            parameter_name: self.parameter_name.as_deref(),
-            key_name: self.key_name.as_deref(),
+            // These may echo the client's own key names, apostrophes included.
+            parameter_name: self.parameter_name.as_deref().map(wire_text),
+            key_name: self.key_name.as_deref().map(wire_text),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
+use percent_encoding::percent_decode_str;
 
 use super::form::{read_form, Form, Upload};
 use super::{authenticate, render, AppState, State};
@@ -97,10 +98,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// Where a document's bytes come from.
+/// Where a document's bytes come from, with the request field that named them (for errors).
 enum Source {
-    Upload(Upload),
-    Url(String),
+    Upload { field: &'static str, upload: Upload },
+    Url { field: &'static str, url: String },
     Blank,
 }
 
@@ -262,15 +263,21 @@ fn parse_input(form: &mut Form, operation: Operation) -> Result<OpenInput, ApiEr
 fn source(
     form: &mut Form,
     editor: Editor,
-    file_field: &str,
-    url_field: &str,
+    file_field: &'static str,
+    url_field: &'static str,
 ) -> Result<Option<Source>, ApiError> {
     if let Some(upload) = form.take_file(file_field) {
-        return Ok(Some(Source::Upload(upload)));
+        return Ok(Some(Source::Upload {
+            field: file_field,
+            upload,
+        }));
     }
     match form.text(url_field) {
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            Ok(Some(Source::Url(url.to_string())))
+            Ok(Some(Source::Url {
+                field: url_field,
+                url: url.to_string(),
+            }))
         }
         Some(_) => {
             Err(ApiError::new(ErrorKind::InvalidParameterValue, editor).parameter(url_field))
@@ -282,8 +289,8 @@ fn source(
 fn required_source(
     form: &mut Form,
     editor: Editor,
-    file_field: &str,
-    url_field: &str,
+    file_field: &'static str,
+    url_field: &'static str,
 ) -> Result<Source, ApiError> {
     source(form, editor, file_field, url_field)?
         .ok_or_else(|| ApiError::new(ErrorKind::MissingParameter, editor).parameter(file_field))
@@ -307,12 +314,7 @@ async fn load(
     part: &'static str,
     source: Source,
 ) -> Result<Content, ApiError> {
-    let parameter = match part {
-        "old" => "document1",
-        "new" => "document2",
-        _ => "document",
-    };
-    let (bytes, filename) = match source {
+    let (bytes, filename, field) = match source {
         Source::Blank => {
             let format = editor.native_format();
             let bytes = blank::blank_document(format).ok_or_else(|| {
@@ -326,16 +328,20 @@ async fn load(
             });
         }
         // Python's SDK names an in-memory upload after its field; that is no file name.
-        Source::Upload(upload) => (
+        Source::Upload { field, upload } => (
             upload.bytes,
-            upload.filename.filter(|name| name != parameter),
+            upload.filename.filter(|name| name != field),
+            field,
         ),
-        Source::Url(url) => fetch(state, editor, &url, parameter).await?,
+        Source::Url { field, url } => {
+            let (bytes, filename) = fetch(state, editor, &url, field).await?;
+            (bytes, filename, field)
+        }
     };
     let format = Format::sniff(&bytes, filename.as_deref())
         .map(|sniffed| editor.import_format(sniffed, &bytes))
         .filter(|format| editor.accepts(*format))
-        .ok_or_else(|| ApiError::new(ErrorKind::UnsupportedFormat, editor).parameter(parameter))?;
+        .ok_or_else(|| ApiError::new(ErrorKind::UnsupportedFormat, editor).parameter(field))?;
     Ok(Content {
         part: part.to_string(),
         format,
@@ -349,13 +355,8 @@ async fn fetch(
     state: &AppState,
     editor: Editor,
     url: &str,
-    parameter: &str,
+    url_parameter: &str,
 ) -> Result<(Vec<u8>, Option<String>), ApiError> {
-    let url_parameter = match parameter {
-        "document1" => "url1",
-        "document2" => "url2",
-        _ => "url",
-    };
     let failed = |err: &dyn std::fmt::Display| {
         tracing::info!(%url, error = %err, "fetching a document failed");
         ApiError::new(ErrorKind::UrlFetchFailed, editor).parameter(url_parameter)
@@ -380,8 +381,8 @@ async fn fetch(
         .url()
         .path_segments()
         .and_then(|mut segments| segments.next_back())
-        .filter(|name| !name.is_empty())
-        .map(str::to_string);
+        .map(|name| percent_decode_str(name).decode_utf8_lossy().into_owned())
+        .filter(|name| !name.is_empty());
     let mut bytes = Vec::new();
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
