@@ -18,7 +18,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::api::AppState;
 use crate::config::Settings;
-use crate::domain::ids::hash_api_key;
+use crate::domain::ids::{hash_api_key, new_instance_id};
 use crate::store::Store;
 
 /// A bound, ready-to-run docsession: migrations done, port bound (port 0 picks a free one).
@@ -28,6 +28,7 @@ pub struct Application {
     base_url: String,
     store: Arc<dyn Store>,
     settings: Settings,
+    instance_id: String,
 }
 
 impl Application {
@@ -77,6 +78,7 @@ impl Application {
             base_url,
             store,
             settings,
+            instance_id: new_instance_id(),
         })
     }
 
@@ -88,9 +90,18 @@ impl Application {
         &self.base_url
     }
 
+    /// This instance's name as the owner of cluster-wide leases.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
     /// Serves, with the purge job beside it, until the server stops (SIGINT or SIGTERM: graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let purge = jobs::purge::run_every(self.store.clone(), self.settings.purge_interval);
+        let purge = jobs::purge::run_every(
+            self.store.clone(),
+            self.settings.purge_interval,
+            self.instance_id,
+        );
         tokio::select! {
             result = self.server => result,
             () = purge => Ok(()),

@@ -26,6 +26,16 @@ enum Command {
     Migrate,
     /// Delete expired sessions and documents now, and print what was removed.
     Purge,
+    /// Copy a SQLite deployment (keys, documents with content, sessions, usage history) into an empty
+    /// PostgreSQL database, keeping every id. Stop the server first.
+    MigrateData {
+        /// The SQLite database: `sqlite://PATH` or a path.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database: `postgres://…`; created tables must be empty.
+        #[arg(long)]
+        to: String,
+    },
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -89,12 +99,33 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             tracing::info!(?settings, "starting");
             let app = Application::build(settings).await?;
-            tracing::info!(address = %app.address(), base_url = app.base_url(), "serving");
+            tracing::info!(
+                address = %app.address(),
+                base_url = app.base_url(),
+                instance = app.instance_id(),
+                "serving"
+            );
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
             store::connect(&settings).await?;
             println!("The database schema is up to date.");
+        }
+        Command::MigrateData { from, to } => {
+            if store::is_postgres_url(&from) || !store::is_postgres_url(&to) {
+                bail!(
+                    "migrate-data copies a SQLite database (--from) into a PostgreSQL one (--to)"
+                );
+            }
+            let report = store::sqlite_to_postgres(&from, &to).await?;
+            println!(
+                "Copied {} API keys, {} documents ({} content parts), {} sessions and {} usage rows.",
+                report.api_keys,
+                report.documents,
+                report.contents,
+                report.sessions,
+                report.usage_events
+            );
         }
         Command::Purge => {
             let store = store::connect(&settings).await?;

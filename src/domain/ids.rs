@@ -25,6 +25,12 @@ pub fn new_api_key() -> String {
     random_hex(24)
 }
 
+/// Names this process as a lease owner: its pid, for people reading the lease row, and random bits, so that
+/// processes on different hosts never collide.
+pub fn new_instance_id() -> String {
+    format!("{}-{}", std::process::id(), random_hex(4))
+}
+
 /// Only this hash of an API key is stored.
 pub fn hash_api_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))

@@ -1,7 +1,10 @@
 //! Storage: the only place SQL lives. A small trait with one implementation per backend.
 
 mod migrate;
+mod postgres;
+mod rows;
 mod sqlite;
+mod transfer;
 
 use std::sync::Arc;
 
@@ -11,7 +14,9 @@ use crate::config::Settings;
 use crate::domain::params::{SessionSettings, UserInfo};
 use crate::domain::{DocumentType, Editor, Format, SessionKind, SessionStatus};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use transfer::{sqlite_to_postgres, TransferReport};
 
 pub type StoreResult<T> = anyhow::Result<T>;
 
@@ -156,6 +161,10 @@ pub trait Store: Send + Sync {
     async fn count_opens(&self, api_key_id: i64, since: i64) -> StoreResult<i64>;
     async fn usage_report(&self, period: UsagePeriod) -> StoreResult<Vec<UsageRow>>;
 
+    /// Takes or renews the lease `name` for `ttl_ms` on the store's clock: true when it was free, expired or
+    /// already `owner`'s; false while another owner holds it.
+    async fn try_acquire_lease(&self, name: &str, owner: &str, ttl_ms: i64) -> StoreResult<bool>;
+
     /// Deletes up to `limit` sessions that expired at or before `cutoff`; returns how many.
     async fn purge_sessions(&self, cutoff: i64, limit: i64) -> StoreResult<u64>;
     /// Deletes up to `limit` expired documents with their content and sessions; returns how many documents.
@@ -165,10 +174,14 @@ pub trait Store: Send + Sync {
 /// Opens the database named by the settings and brings its schema up to date.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database_url.as_str();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("PostgreSQL is not supported yet; use a sqlite:// URL or a file path");
-    }
-    Ok(Arc::new(
-        SqliteStore::connect(url, settings.sqlite_synchronous).await?,
-    ))
+    Ok(if is_postgres_url(url) {
+        Arc::new(PgStore::connect(url).await?)
+    } else {
+        Arc::new(SqliteStore::connect(url, settings.sqlite_synchronous).await?)
+    })
+}
+
+/// `postgres://` or `postgresql://`; anything else is a SQLite URL or path.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }

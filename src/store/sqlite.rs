@@ -5,20 +5,23 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::SqlitePool;
 
-use super::migrate::MigrationConnection;
+use super::migrate::SqliteMigrations;
+use super::rows::{
+    encode_settings, ApiKeyRow, ContentRow, DocumentRow, SessionRow, UsageReportRow,
+    API_KEY_COLUMNS, DOCUMENT_COLUMNS, SESSION_SELECT,
+};
 use super::{
     ApiKey, Content, Document, OpenOutcome, OpenRequest, Session, Store, StoreResult, UsagePeriod,
     UsageRow,
 };
 use crate::config;
-use crate::domain::params::{SessionSettings, UserInfo};
 use crate::domain::time::now_ms;
-use crate::domain::{DocumentType, Editor, Format, SessionKind, SessionStatus};
+use crate::domain::{Editor, SessionStatus};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -32,7 +35,7 @@ pub struct SqliteStore {
 }
 
 /// `sqlite://path`, `sqlite:path` or a plain file path.
-fn connect_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
+pub(super) fn connect_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
     let options = if url.starts_with("sqlite:") {
         SqliteConnectOptions::from_str(url)
             .with_context(|| format!("invalid SQLite URL {url:?}"))?
@@ -77,7 +80,7 @@ impl SqliteStore {
         {
             let mut connection = writer.acquire().await?;
             embedded::migrations::runner()
-                .run_async(&mut MigrationConnection(&mut connection))
+                .run_async(&mut SqliteMigrations(&mut connection))
                 .await
                 .context("database migration failed")?;
         }
@@ -87,147 +90,10 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore { writer, reader })
     }
-}
 
-#[derive(FromRow)]
-struct ApiKeyRow {
-    id: i64,
-    name: String,
-    key_prefix: String,
-    usage_limit: Option<i64>,
-    created_at: i64,
-    revoked_at: Option<i64>,
-}
-
-impl From<ApiKeyRow> for ApiKey {
-    fn from(row: ApiKeyRow) -> ApiKey {
-        ApiKey {
-            id: row.id,
-            name: row.name,
-            prefix: row.key_prefix,
-            usage_limit: row.usage_limit,
-            created_at: row.created_at,
-            revoked_at: row.revoked_at,
-        }
+    pub(super) fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
-}
-
-const API_KEY_COLUMNS: &str = "id, name, key_prefix, usage_limit, created_at, revoked_at";
-
-#[derive(FromRow)]
-struct DocumentRow {
-    id: i64,
-    api_key_id: i64,
-    editor: String,
-    document_id: String,
-    name: String,
-    document_type: String,
-    created_at: i64,
-    expires_at: i64,
-}
-
-const DOCUMENT_COLUMNS: &str =
-    "d.id, d.api_key_id, d.editor, d.document_id, d.name, d.document_type, d.created_at, d.expires_at";
-
-impl TryFrom<DocumentRow> for Document {
-    type Error = anyhow::Error;
-
-    fn try_from(row: DocumentRow) -> anyhow::Result<Document> {
-        Ok(Document {
-            pk: row.id,
-            api_key_id: row.api_key_id,
-            editor: Editor::parse(&row.editor)
-                .ok_or_else(|| anyhow!("unknown editor {:?}", row.editor))?,
-            document_id: row.document_id,
-            name: row.name,
-            document_type: DocumentType::parse(&row.document_type)
-                .ok_or_else(|| anyhow!("unknown document type {:?}", row.document_type))?,
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct SessionRow {
-    #[sqlx(flatten)]
-    document: DocumentRow,
-    session_pk: i64,
-    session_id: String,
-    kind: String,
-    user_id: Option<String>,
-    display_name: Option<String>,
-    settings: String,
-    status: String,
-    session_created_at: i64,
-    session_expires_at: i64,
-}
-
-const SESSION_SELECT: &str = "SELECT d.id, d.api_key_id, d.editor, d.document_id, d.name, d.document_type, \
-     d.created_at, d.expires_at, s.id AS session_pk, s.session_id, s.kind, s.user_id, s.display_name, s.settings, \
-     s.status, s.created_at AS session_created_at, s.expires_at AS session_expires_at \
-     FROM sessions s JOIN documents d ON d.id = s.document_pk";
-
-impl TryFrom<SessionRow> for Session {
-    type Error = anyhow::Error;
-
-    fn try_from(row: SessionRow) -> anyhow::Result<Session> {
-        Ok(Session {
-            pk: row.session_pk,
-            session_id: row.session_id,
-            document: row.document.try_into()?,
-            kind: SessionKind::parse(&row.kind)
-                .ok_or_else(|| anyhow!("unknown session kind {:?}", row.kind))?,
-            user: UserInfo {
-                user_id: row.user_id,
-                display_name: row.display_name,
-            },
-            settings: decode_settings(&row.settings)?,
-            status: SessionStatus::parse(&row.status)
-                .ok_or_else(|| anyhow!("unknown status {:?}", row.status))?,
-            created_at: row.session_created_at,
-            expires_at: row.session_expires_at,
-        })
-    }
-}
-
-fn encode_settings(settings: &SessionSettings) -> String {
-    serde_json::json!({
-        "permissions": settings.permissions,
-        "callback_settings": settings.callback_settings,
-        "editor_settings": settings.editor_settings,
-        "ui_options": settings.ui_options,
-        "document_defaults": settings.document_defaults,
-    })
-    .to_string()
-}
-
-fn decode_settings(text: &str) -> anyhow::Result<SessionSettings> {
-    let value: serde_json::Value = serde_json::from_str(text)?;
-    let object = |key: &str| value.get(key).and_then(|v| v.as_object()).cloned();
-    Ok(SessionSettings {
-        permissions: object("permissions").unwrap_or_default(),
-        callback_settings: object("callback_settings"),
-        editor_settings: object("editor_settings"),
-        ui_options: object("ui_options"),
-        document_defaults: object("document_defaults"),
-    })
-}
-
-#[derive(FromRow)]
-struct ContentRow {
-    part: String,
-    format: String,
-    filename: Option<String>,
-    bytes: Vec<u8>,
-}
-
-#[derive(FromRow)]
-struct UsageReportRow {
-    name: String,
-    key_prefix: String,
-    period: String,
-    opens: i64,
 }
 
 #[async_trait]
@@ -501,17 +367,7 @@ impl Store for SqliteStore {
         .bind(document_pk)
         .fetch_all(&self.reader)
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Content {
-                    format: Format::from_extension(&row.format)
-                        .ok_or_else(|| anyhow!("unknown stored format {:?}", row.format))?,
-                    part: row.part,
-                    filename: row.filename,
-                    bytes: row.bytes,
-                })
-            })
-            .collect()
+        rows.into_iter().map(Content::try_from).collect()
     }
 
     async fn count_opens(&self, api_key_id: i64, since: i64) -> StoreResult<i64> {
@@ -537,15 +393,23 @@ impl Store for SqliteStore {
             }
         };
         let rows: Vec<UsageReportRow> = sqlx::query_as(query).fetch_all(&self.reader).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| UsageRow {
-                key_name: row.name,
-                key_prefix: row.key_prefix,
-                period: row.period,
-                opens: row.opens,
-            })
-            .collect())
+        Ok(rows.into_iter().map(UsageRow::from).collect())
+    }
+
+    async fn try_acquire_lease(&self, name: &str, owner: &str, ttl_ms: i64) -> StoreResult<bool> {
+        let now = now_ms();
+        let result = sqlx::query(
+            "INSERT INTO purge_lease (name, owner, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
+             WHERE purge_lease.owner = excluded.owner OR purge_lease.expires_at <= $4",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(now + ttl_ms)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn purge_sessions(&self, cutoff: i64, limit: i64) -> StoreResult<u64> {
