@@ -1,7 +1,13 @@
-//! Test harness: the real application on port 0, a fresh SQLite file per test, requests shaped like the SDKs'.
+//! Test harness: the real application on port 0, a fresh database per test, requests shaped like the SDKs'.
+//!
+//! The backend is SQLite (a file in the test's temp dir) unless `DOCSESSION_TEST_POSTGRES_URL` names a
+//! PostgreSQL server (an admin URL such as `postgres://postgres@127.0.0.1:5432/postgres`): then every test gets
+//! its own new database `docsession_test_<random>` on it, dropped when the last `TestApp` using it is dropped.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use docsession::config::Settings;
@@ -11,6 +17,7 @@ use docsession::store::{self, Store};
 use docsession::{key_prefix, Application};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
+use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
 
 pub struct TestApp {
@@ -21,6 +28,8 @@ pub struct TestApp {
     pub settings: Settings,
     pub store: std::sync::Arc<dyn Store>,
     pub dir: TempDir,
+    /// Keeps the test's PostgreSQL database alive; `None` on SQLite.
+    database: Option<Arc<PgDatabase>>,
 }
 
 pub struct Response {
@@ -56,15 +65,106 @@ impl Response {
     }
 }
 
-pub fn test_settings(dir: &TempDir) -> Settings {
-    Settings {
-        database_url: format!(
+pub const POSTGRES_URL_VAR: &str = "DOCSESSION_TEST_POSTGRES_URL";
+
+/// The PostgreSQL server the suite runs against, when `DOCSESSION_TEST_POSTGRES_URL` is set.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// A test database on the PostgreSQL server; dropped (with its connections) when the last holder goes.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+/// Live test databases by URL, so that a restart (`spawn_on` with the same settings) keeps its database alive.
+fn pg_databases() -> &'static Mutex<HashMap<String, Weak<PgDatabase>>> {
+    static DATABASES: OnceLock<Mutex<HashMap<String, Weak<PgDatabase>>>> = OnceLock::new();
+    DATABASES.get_or_init(Default::default)
+}
+
+impl PgDatabase {
+    /// Creates an empty database `docsession_test_<random>` on the server at `admin_url`.
+    pub async fn create(admin_url: &str) -> Arc<PgDatabase> {
+        let name = format!("docsession_test_{}", &new_api_key()[..16]);
+        let mut admin = PgConnection::connect(admin_url)
+            .await
+            .unwrap_or_else(|err| panic!("cannot connect to {POSTGRES_URL_VAR}: {err}"));
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create the test database");
+        admin.close().await.ok();
+        let mut url = reqwest::Url::parse(admin_url).expect("a postgres:// URL");
+        url.set_path(&name);
+        let database = Arc::new(PgDatabase {
+            admin_url: admin_url.to_string(),
+            name,
+            url: url.to_string(),
+        });
+        pg_databases()
+            .lock()
+            .unwrap()
+            .insert(database.url.clone(), Arc::downgrade(&database));
+        database
+    }
+
+    fn find(url: &str) -> Option<Arc<PgDatabase>> {
+        pg_databases().lock().unwrap().get(url)?.upgrade()
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        pg_databases().lock().unwrap().remove(&self.url);
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, which cannot block on a future: use a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(async {
+                    let mut admin = PgConnection::connect(&admin_url).await?;
+                    admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await?;
+                    admin.close().await
+                })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!(
+                "could not drop the test database {}: {dropped:?}",
+                self.name
+            );
+        }
+    }
+}
+
+/// Settings for a test: port 0 and a fresh database (PostgreSQL or a SQLite file in `dir`).
+pub async fn test_settings(dir: &TempDir) -> (Settings, Option<Arc<PgDatabase>>) {
+    let database = match postgres_admin_url() {
+        Some(admin_url) => Some(PgDatabase::create(&admin_url).await),
+        None => None,
+    };
+    let database_url = match &database {
+        Some(database) => database.url.clone(),
+        None => format!(
             "sqlite://{}",
             dir.path().join("docsession.sqlite").display()
         ),
+    };
+    let settings = Settings {
+        database_url,
         listen: "127.0.0.1:0".to_string(),
         ..Settings::default()
-    }
+    };
+    (settings, database)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -73,7 +173,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = test_settings(&dir);
+    let (mut settings, _database) = test_settings(&dir).await;
     adjust(&mut settings);
     spawn_on(dir, settings).await
 }
@@ -85,18 +185,36 @@ pub async fn spawn_on(dir: TempDir, settings: Settings) -> TestApp {
         .expect("application builds");
     let base = app.base_url().to_string();
     tokio::spawn(app.run_until_stopped());
+    attach(base, dir, settings, None).await
+}
+
+/// A client for a server already running at `base` on the database of `settings` (possibly another process);
+/// uses `key`, or creates an unlimited one.
+pub async fn attach(
+    base: String,
+    dir: TempDir,
+    settings: Settings,
+    key: Option<String>,
+) -> TestApp {
+    let database = PgDatabase::find(&settings.database_url);
     let store = store::connect(&settings).await.expect("store");
-    let key = new_api_key();
-    store
-        .insert_api_key(
-            "test",
-            &hash_api_key(&key),
-            &key_prefix(&key),
-            None,
-            now_ms(),
-        )
-        .await
-        .expect("key");
+    let key = match key {
+        Some(key) => key,
+        None => {
+            let key = new_api_key();
+            store
+                .insert_api_key(
+                    "test",
+                    &hash_api_key(&key),
+                    &key_prefix(&key),
+                    None,
+                    now_ms(),
+                )
+                .await
+                .expect("key");
+            key
+        }
+    };
     TestApp {
         base,
         client: reqwest::Client::new(),
@@ -104,6 +222,7 @@ pub async fn spawn_on(dir: TempDir, settings: Settings) -> TestApp {
         settings,
         store,
         dir,
+        database,
     }
 }
 
@@ -124,8 +243,13 @@ impl TestApp {
         key
     }
 
+    /// The SQLite file; meaningless on PostgreSQL (see `is_postgres`).
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("docsession.sqlite")
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database.is_some()
     }
 
     /// The URL as the Node SDK builds it: `?apikey=KEY&`.
