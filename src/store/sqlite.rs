@@ -12,10 +12,11 @@ use sqlx::{FromRow, SqlitePool};
 
 use super::migrate::MigrationConnection;
 use super::{
-    ApiKey, Content, Document, OpenOutcome, OpenRequest, Session, Store, StoreResult, UsagePeriod,
-    UsageRow,
+    ApiKey, Content, Document, EditOutcome, OpenOutcome, OpenRequest, SaveRecord, SaveState,
+    Session, Store, StoreResult, UsagePeriod, UsageRow,
 };
 use crate::config;
+use crate::domain::callback::SaveOutcome;
 use crate::domain::params::{SessionSettings, UserInfo};
 use crate::domain::time::now_ms;
 use crate::domain::{DocumentType, Editor, Format, SessionKind, SessionStatus};
@@ -220,6 +221,31 @@ struct ContentRow {
     format: String,
     filename: Option<String>,
     bytes: Vec<u8>,
+}
+
+fn content_from_row(row: ContentRow) -> anyhow::Result<Content> {
+    Ok(Content {
+        format: Format::from_extension(&row.format)
+            .ok_or_else(|| anyhow!("unknown stored format {:?}", row.format))?,
+        part: row.part,
+        filename: row.filename,
+        bytes: row.bytes,
+    })
+}
+
+#[derive(FromRow)]
+struct VersionedContentRow {
+    #[sqlx(flatten)]
+    content: ContentRow,
+    version: i64,
+}
+
+#[derive(FromRow)]
+struct SaveStateRow {
+    version: i64,
+    saved_version: Option<i64>,
+    saved_at: Option<i64>,
+    outcome: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -512,6 +538,107 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn versioned_content(
+        &self,
+        document_pk: i64,
+        part: &str,
+    ) -> StoreResult<Option<(Content, i64)>> {
+        let row: Option<VersionedContentRow> = sqlx::query_as(
+            "SELECT c.part, c.format, c.filename, c.bytes, d.version FROM document_contents c \
+             JOIN documents d ON d.id = c.document_pk WHERE c.document_pk = $1 AND c.part = $2",
+        )
+        .bind(document_pk)
+        .bind(part)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| Ok((content_from_row(row.content)?, row.version)))
+            .transpose()
+    }
+
+    async fn store_edit(
+        &self,
+        document_pk: i64,
+        part: &str,
+        expected_version: i64,
+        bytes: &[u8],
+    ) -> StoreResult<EditOutcome> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM documents WHERE id = $1")
+            .bind(document_pk)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((current,)) = current else {
+            return Ok(EditOutcome::Gone);
+        };
+        if current != expected_version {
+            return Ok(EditOutcome::Conflict { current });
+        }
+        let updated = sqlx::query(
+            "UPDATE document_contents SET bytes = $1 WHERE document_pk = $2 AND part = $3",
+        )
+        .bind(bytes)
+        .bind(document_pk)
+        .bind(part)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(EditOutcome::Gone);
+        }
+        sqlx::query("UPDATE documents SET version = $1 WHERE id = $2")
+            .bind(current + 1)
+            .bind(document_pk)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(EditOutcome::Stored {
+            version: current + 1,
+        })
+    }
+
+    async fn save_state(&self, session_pk: i64) -> StoreResult<Option<SaveState>> {
+        let row: Option<SaveStateRow> = sqlx::query_as(
+            "SELECT d.version, v.version AS saved_version, v.saved_at, v.outcome FROM sessions s \
+             JOIN documents d ON d.id = s.document_pk LEFT JOIN session_saves v ON v.session_pk = s.id \
+             WHERE s.id = $1",
+        )
+        .bind(session_pk)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let last_save = match (row.saved_version, row.saved_at, row.outcome) {
+            (Some(version), Some(at), Some(outcome)) => Some(SaveRecord {
+                version,
+                at,
+                outcome: SaveOutcome::parse(&outcome)
+                    .ok_or_else(|| anyhow!("unknown save outcome {outcome:?}"))?,
+            }),
+            _ => None,
+        };
+        Ok(Some(SaveState {
+            version: row.version,
+            last_save,
+        }))
+    }
+
+    async fn record_save(&self, session_pk: i64, save: &SaveRecord) -> StoreResult<()> {
+        // A session deleted while its save was under way has nothing left to record.
+        sqlx::query(
+            "INSERT INTO session_saves (session_pk, version, saved_at, outcome) \
+             SELECT id, $2, $3, $4 FROM sessions WHERE id = $1 \
+             ON CONFLICT (session_pk) DO UPDATE SET version = excluded.version, saved_at = excluded.saved_at, \
+             outcome = excluded.outcome",
+        )
+        .bind(session_pk)
+        .bind(save.version)
+        .bind(save.at)
+        .bind(save.outcome.as_str())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn count_opens(&self, api_key_id: i64, since: i64) -> StoreResult<i64> {
