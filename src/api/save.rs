@@ -5,7 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::form::read_form;
-use super::pages::{lookup, page_session, Lookup, PAGE_API};
+use super::pages::{page_session, PAGE_API};
+use super::sessions::owned_session;
 use super::{authenticate, callback, render, AppState, State};
 use crate::domain::access::Access;
 use crate::domain::callback::{Callback, SaveFile, SaveOutcome};
@@ -43,19 +44,7 @@ async fn host_save(
 ) -> Result<HttpResponse, ApiError> {
     let form = read_form(&req, payload, editor, state.max_upload).await?;
     let key = authenticate(&state, &req, form.text("apikey"), editor).await?;
-    let found = lookup(&state, &path)
-        .await
-        .map_err(|err| ApiError::internal(editor, err))?;
-    let owned = |session: &Session| {
-        session.document.api_key_id == key.id && session.document.editor == editor
-    };
-    let session = match found {
-        Lookup::Live { session, .. } if owned(&session) => session,
-        Lookup::Expired(session) if owned(&session) => {
-            return Err(ApiError::new(ErrorKind::ExpiredSession, editor).parameter("session_id"))
-        }
-        _ => return Err(ApiError::new(ErrorKind::UnknownSession, editor).parameter("session_id")),
-    };
+    let session = owned_session(&state, &key, editor, &path).await?;
     Ok(render::ok(save_to_host(&state, &session).await?))
 }
 
