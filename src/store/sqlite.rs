@@ -527,17 +527,7 @@ impl Store for SqliteStore {
         .bind(document_pk)
         .fetch_all(&self.reader)
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Content {
-                    format: Format::from_extension(&row.format)
-                        .ok_or_else(|| anyhow!("unknown stored format {:?}", row.format))?,
-                    part: row.part,
-                    filename: row.filename,
-                    bytes: row.bytes,
-                })
-            })
-            .collect()
+        rows.into_iter().map(content_from_row).collect()
     }
 
     async fn versioned_content(
