@@ -166,9 +166,9 @@ async fn session_page(
 }
 
 /// Everything a page shows.
-struct Page<'a> {
-    base: &'a str,
-    session: &'a Session,
+struct Page {
+    base: String,
+    session: Box<Session>,
     access: Access,
     /// The edited part's version; compare sessions edit nothing.
     version: i64,
@@ -211,16 +211,17 @@ async fn load_page(
     };
     let others = other_people(state, &session, now).await?;
     let page = Page {
-        base: &state.base_url,
+        base: state.base_url.clone(),
         access: Access::of(editor, session.kind, &session.settings, grid_view),
-        session: &session,
+        session,
         version,
         parts,
         others,
         now,
         grid_view,
     };
-    Ok(Some(render(&page)))
+    // Parsing an uploaded spreadsheet or docx is CPU work: keep it off the request threads.
+    Ok(Some(web::block(move || render(&page)).await?))
 }
 
 /// The display names of the document's other live sessions.
@@ -278,7 +279,7 @@ fn countdown(ms: i64) -> String {
 }
 
 fn render(page: &Page) -> String {
-    let session = page.session;
+    let session = &page.session;
     let document = &session.document;
     let sid = session.session_id.as_str();
     let access = page.access;
@@ -321,9 +322,9 @@ fn render(page: &Page) -> String {
         css = attr(&format!("{}{PAGE_API}/assets/page.css", page.base)),
         js = attr(&format!("{}{PAGE_API}/assets/page.js", page.base)),
         body_class = if access.print { "" } else { "no-print" },
-        state = attr(&page_api_url(page.base, sid, "state")),
-        content = attr(&page_api_url(page.base, sid, "content")),
-        save = attr(&page_api_url(page.base, sid, "save")),
+        state = attr(&page_api_url(&page.base, sid, "state")),
+        content = attr(&page_api_url(&page.base, sid, "content")),
+        save = attr(&page_api_url(&page.base, sid, "save")),
         version = page.version,
         now = page.now,
         expires = session.expires_at,
@@ -382,7 +383,7 @@ fn render(page: &Page) -> String {
 }
 
 fn download_url(page: &Page, part: &str) -> String {
-    let url = page_api_url(page.base, &page.session.session_id, "download");
+    let url = page_api_url(&page.base, &page.session.session_id, "download");
     if part == "main" {
         url
     } else {
@@ -411,7 +412,7 @@ fn render_part(html: &mut String, page: &Page, part: &Content) {
         View::Grid(grid) => render_grid(html, grid),
         View::Paragraphs(paragraphs) => render_paragraphs(html, paragraphs),
         View::Pdf => {
-            let mut url = page_api_url(page.base, &page.session.session_id, "content");
+            let mut url = page_api_url(&page.base, &page.session.session_id, "content");
             if part.part != "main" {
                 url = format!("{url}?part={}", part.part);
             }
