@@ -28,6 +28,8 @@ pub struct Settings {
     pub fetch_timeout: Duration,
     pub sqlite_synchronous: SqliteSynchronous,
     pub dev_apikey: Option<String>,
+    /// Who may frame the session pages: the CSP `frame-ancestors` sources, space-separated.
+    pub frame_ancestors: String,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             fetch_timeout: Duration::from_secs(30),
             sqlite_synchronous: SqliteSynchronous::Normal,
             dev_apikey: None,
+            frame_ancestors: "*".to_string(),
         }
     }
 }
@@ -87,6 +90,9 @@ impl Settings {
             };
         }
         settings.dev_apikey = var("DOCSESSION_DEV_APIKEY");
+        if let Some(sources) = var("DOCSESSION_FRAME_ANCESTORS") {
+            settings.frame_ancestors = parse_frame_ancestors(&sources)?;
+        }
         Ok(settings)
     }
 }
@@ -99,6 +105,26 @@ fn parse_duration(name: &str, value: &str) -> anyhow::Result<Duration> {
         bail!("{name} must be longer than zero");
     }
     Ok(duration)
+}
+
+/// CSP source expressions separated by spaces or commas. Each goes into a response header verbatim, so
+/// anything that could end the directive or the header is refused.
+fn parse_frame_ancestors(value: &str) -> anyhow::Result<String> {
+    let sources: Vec<&str> = value
+        .split(|c: char| c == ',' || c.is_ascii_whitespace())
+        .filter(|source| !source.is_empty())
+        .collect();
+    let valid = |source: &&str| {
+        source
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, ';' | ',' | '"'))
+    };
+    if sources.is_empty() || !sources.iter().all(valid) {
+        bail!(
+            "DOCSESSION_FRAME_ANCESTORS must list CSP sources such as * or 'self' https://crm.example.com, got {value:?}"
+        );
+    }
+    Ok(sources.join(" "))
 }
 
 /// Hides the password of a database URL (`postgres://user:secret@host/db`).
@@ -125,6 +151,7 @@ impl fmt::Debug for Settings {
             .field("fetch_timeout", &self.fetch_timeout)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("dev_apikey", &self.dev_apikey.as_ref().map(|_| "***"))
+            .field("frame_ancestors", &self.frame_ancestors)
             .finish()
     }
 }
@@ -175,6 +202,24 @@ mod tests {
         assert!(err.to_string().contains("DOCSESSION_SESSION_TTL"));
         assert!(settings(&[("DOCSESSION_SQLITE_SYNCHRONOUS", "off")]).is_err());
         assert!(settings(&[("DOCSESSION_SESSION_TTL", "0s")]).is_err());
+    }
+
+    #[test]
+    fn frame_ancestors_default_to_any_and_take_a_list() {
+        assert_eq!(settings(&[]).unwrap().frame_ancestors, "*");
+        let s = settings(&[(
+            "DOCSESSION_FRAME_ANCESTORS",
+            " 'self', https://crm.example.com  https://*.example.org ",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.frame_ancestors,
+            "'self' https://crm.example.com https://*.example.org"
+        );
+        let err =
+            settings(&[("DOCSESSION_FRAME_ANCESTORS", "https://a; script-src *")]).unwrap_err();
+        assert!(err.to_string().contains("DOCSESSION_FRAME_ANCESTORS"));
+        assert!(settings(&[("DOCSESSION_FRAME_ANCESTORS", "https://a\u{7f}")]).is_err());
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub enum ErrorKind {
     UnknownSession,
     ExpiredSession,
     UnknownDocument,
+    NoSaveUrl,
+    SaveRefused,
+    SaveUnreachable,
+    NotPermitted,
+    EditConflict,
     Internal,
 }
 
@@ -36,7 +41,9 @@ struct Entry {
 }
 
 /// Codes documented by Zoho where they exist; the Sheet and Show columns fill the documented gaps
-/// (unknown/expired session and unknown document) with the Writer code, so one check works everywhere.
+/// (unknown/expired session, unknown document and the save callback's 1865/1866/1867) with the Writer code,
+/// so one check works everywhere. `NotPermitted` (1890) and `EditConflict` (1891) are docsession's own, for
+/// the session pages; Zoho documents no equivalent.
 fn entry(kind: ErrorKind) -> Entry {
     use ErrorKind::*;
     let (writer, sheet, show, message) = match kind {
@@ -97,6 +104,33 @@ fn entry(kind: ErrorKind) -> Entry {
             1844,
             1844,
             "Invalid document id provided. Please try again with correct document id.",
+        ),
+        NoSaveUrl => (1865, 1865, 1865, "No save url provided."),
+        // The host answered with a status other than 2xx.
+        SaveRefused => (
+            1866,
+            1866,
+            1866,
+            "Unable to save the document from remote client end. Please try again.",
+        ),
+        // The host could not be reached or did not answer in time.
+        SaveUnreachable => (
+            1867,
+            1867,
+            1867,
+            "Unable to save: An error occurred while posting the content to your storage server. Please try again.",
+        ),
+        NotPermitted => (
+            1890,
+            1890,
+            1890,
+            "This session does not allow this action.",
+        ),
+        EditConflict => (
+            1891,
+            1891,
+            1891,
+            "The document was changed in another session since you loaded it. Reload to get the latest version.",
         ),
         Internal => (
             1801,
@@ -204,7 +238,7 @@ impl ResponseError for ApiError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorKind; 14] = [
+    const ALL: [ErrorKind; 19] = [
         ErrorKind::InvalidApiKey,
         ErrorKind::UsageExceeded,
         ErrorKind::MissingParameter,
@@ -218,6 +252,11 @@ mod tests {
         ErrorKind::UnknownSession,
         ErrorKind::ExpiredSession,
         ErrorKind::UnknownDocument,
+        ErrorKind::NoSaveUrl,
+        ErrorKind::SaveRefused,
+        ErrorKind::SaveUnreachable,
+        ErrorKind::NotPermitted,
+        ErrorKind::EditConflict,
         ErrorKind::Internal,
     ];
 
@@ -238,5 +277,8 @@ mod tests {
         assert_eq!(code(ErrorKind::UsageExceeded, Editor::Sheet), 2893);
         assert_eq!(code(ErrorKind::UsageExceeded, Editor::Show), 3893);
         assert_eq!(code(ErrorKind::UnknownSession, Editor::Show), 1833);
+        assert_eq!(code(ErrorKind::SaveRefused, Editor::Writer), 1866);
+        assert_eq!(code(ErrorKind::SaveUnreachable, Editor::Sheet), 1867);
+        assert_eq!(code(ErrorKind::NoSaveUrl, Editor::Show), 1865);
     }
 }

@@ -57,12 +57,18 @@ impl Application {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .context("cannot build the HTTP client")?;
+        let save_client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("cannot build the HTTP client")?;
         let state = web::Data::new(AppState {
             store: store.clone(),
             base_url: base_url.clone(),
             session_ttl: settings.session_ttl,
             max_upload: settings.max_upload,
             fetcher,
+            save_client,
+            frame_ancestors: settings.frame_ancestors.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -119,11 +119,12 @@ async fn main() -> anyhow::Result<()> {
             }
             let report = store::sqlite_to_postgres(&from, &to).await?;
             println!(
-                "Copied {} API keys, {} documents ({} content parts), {} sessions and {} usage rows.",
+                "Copied {} API keys, {} documents ({} content parts), {} sessions ({} saves) and {} usage rows.",
                 report.api_keys,
                 report.documents,
                 report.contents,
                 report.sessions,
+                report.saves,
                 report.usage_events
             );
         }

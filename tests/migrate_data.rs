@@ -108,7 +108,9 @@ async fn a_sqlite_deployment_moves_to_postgres_with_its_sessions_keys_and_usage(
     assert!(moved.status.success(), "{moved:?}");
     let report = String::from_utf8_lossy(&moved.stdout);
     assert!(
-        report.contains("2 API keys, 5 documents (5 content parts), 5 sessions and 6 usage rows"),
+        report.contains(
+            "2 API keys, 5 documents (5 content parts), 5 sessions (0 saves) and 6 usage rows"
+        ),
         "{report}"
     );
 

@@ -1,10 +1,13 @@
 //! The HTTP surface: one module per surface, each with `configure`.
 
+mod callback;
+mod content;
 pub mod form;
 mod open;
 mod pages;
 mod plan;
 mod render;
+mod save;
 mod sessions;
 
 use std::sync::Arc;
@@ -24,6 +27,10 @@ pub struct AppState {
     pub session_ttl: Duration,
     pub max_upload: usize,
     pub fetcher: reqwest::Client,
+    /// Posts saves to the hosts: no redirects (a multipart body cannot follow one), a timeout per save.
+    pub save_client: reqwest::Client,
+    /// The CSP `frame-ancestors` sources of the session pages.
+    pub frame_ancestors: String,
 }
 
 pub type State = web::Data<AppState>;
@@ -51,5 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     open::configure(cfg);
     sessions::configure(cfg);
     pages::configure(cfg);
+    content::configure(cfg);
+    save::configure(cfg);
     plan::configure(cfg);
 }

@@ -53,7 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The caller's live session: another key's session, another editor's or a deleted one is unknown.
-async fn owned_session(
+pub(super) async fn owned_session(
     state: &State,
     key: &ApiKey,
     editor: Editor,

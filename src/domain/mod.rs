@@ -1,9 +1,12 @@
 //! Pure domain types and rules: no I/O.
 
+pub mod access;
 pub mod blank;
+pub mod callback;
 pub mod format;
 pub mod ids;
 pub mod params;
+pub mod preview;
 pub mod time;
 
 pub use format::{Family, Format};

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::Settings;
+use crate::domain::callback::SaveOutcome;
 use crate::domain::params::{SessionSettings, UserInfo};
 use crate::domain::{DocumentType, Editor, Format, SessionKind, SessionStatus};
 
@@ -100,6 +101,37 @@ pub enum OpenOutcome {
     UsageExceeded,
 }
 
+/// A save to the host, as the session page reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaveRecord {
+    /// The document version that was sent.
+    pub version: i64,
+    pub at: i64,
+    pub outcome: SaveOutcome,
+}
+
+/// What a session page polls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaveState {
+    /// The document's current version.
+    pub version: i64,
+    /// This session's latest save to the host.
+    pub last_save: Option<SaveRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditOutcome {
+    Stored {
+        version: i64,
+    },
+    /// The edit was made on an older version; nothing was written.
+    Conflict {
+        current: i64,
+    },
+    /// The document or that part of it no longer exists.
+    Gone,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsagePeriod {
     Day,
@@ -156,6 +188,24 @@ pub trait Store: Send + Sync {
     async fn live_sessions(&self, document_pk: i64, now: i64) -> StoreResult<Vec<Session>>;
     async fn delete_document(&self, document_pk: i64) -> StoreResult<bool>;
     async fn contents(&self, document_pk: i64) -> StoreResult<Vec<Content>>;
+    /// One part of a document with the document's version, read together.
+    async fn versioned_content(
+        &self,
+        document_pk: i64,
+        part: &str,
+    ) -> StoreResult<Option<(Content, i64)>>;
+    /// Replaces a part's bytes and bumps the document's version, only if it is still `expected_version`.
+    async fn store_edit(
+        &self,
+        document_pk: i64,
+        part: &str,
+        expected_version: i64,
+        bytes: &[u8],
+    ) -> StoreResult<EditOutcome>;
+    /// `None` when the session is gone.
+    async fn save_state(&self, session_pk: i64) -> StoreResult<Option<SaveState>>;
+    /// Keeps only the session's latest save.
+    async fn record_save(&self, session_pk: i64, save: &SaveRecord) -> StoreResult<()>;
 
     /// Opens billed to the key since `since` (epoch ms).
     async fn count_opens(&self, api_key_id: i64, since: i64) -> StoreResult<i64>;

@@ -11,12 +11,12 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use super::migrate::PgMigrations;
 use super::rows::{
-    encode_settings, ApiKeyRow, ContentRow, DocumentRow, SessionRow, UsageReportRow,
-    API_KEY_COLUMNS, DOCUMENT_COLUMNS, SESSION_SELECT,
+    encode_settings, ApiKeyRow, ContentRow, DocumentRow, SaveStateRow, SessionRow, UsageReportRow,
+    VersionedContentRow, API_KEY_COLUMNS, DOCUMENT_COLUMNS, SESSION_SELECT,
 };
 use super::{
-    ApiKey, Content, Document, OpenOutcome, OpenRequest, Session, Store, StoreResult, UsagePeriod,
-    UsageRow,
+    ApiKey, Content, Document, EditOutcome, OpenOutcome, OpenRequest, SaveRecord, SaveState,
+    Session, Store, StoreResult, UsagePeriod, UsageRow,
 };
 use crate::config::redact_url;
 use crate::domain::{Editor, SessionStatus};
@@ -372,6 +372,94 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(Content::try_from).collect()
+    }
+
+    async fn versioned_content(
+        &self,
+        document_pk: i64,
+        part: &str,
+    ) -> StoreResult<Option<(Content, i64)>> {
+        let row: Option<VersionedContentRow> = sqlx::query_as(
+            "SELECT c.part, c.format, c.filename, c.bytes, d.version FROM document_contents c \
+             JOIN documents d ON d.id = c.document_pk WHERE c.document_pk = $1 AND c.part = $2",
+        )
+        .bind(document_pk)
+        .bind(part)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((Content::try_from(row.content)?, row.version)))
+            .transpose()
+    }
+
+    async fn store_edit(
+        &self,
+        document_pk: i64,
+        part: &str,
+        expected_version: i64,
+        bytes: &[u8],
+    ) -> StoreResult<EditOutcome> {
+        let mut tx = self.pool.begin().await?;
+        // Edits of one document from several instances queue on its row.
+        let current: Option<(i64,)> =
+            sqlx::query_as("SELECT version FROM documents WHERE id = $1 FOR UPDATE")
+                .bind(document_pk)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((current,)) = current else {
+            return Ok(EditOutcome::Gone);
+        };
+        if current != expected_version {
+            return Ok(EditOutcome::Conflict { current });
+        }
+        let updated = sqlx::query(
+            "UPDATE document_contents SET bytes = $1 WHERE document_pk = $2 AND part = $3",
+        )
+        .bind(bytes)
+        .bind(document_pk)
+        .bind(part)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(EditOutcome::Gone);
+        }
+        sqlx::query("UPDATE documents SET version = $1 WHERE id = $2")
+            .bind(current + 1)
+            .bind(document_pk)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(EditOutcome::Stored {
+            version: current + 1,
+        })
+    }
+
+    async fn save_state(&self, session_pk: i64) -> StoreResult<Option<SaveState>> {
+        let row: Option<SaveStateRow> = sqlx::query_as(
+            "SELECT d.version, v.version AS saved_version, v.saved_at, v.outcome FROM sessions s \
+             JOIN documents d ON d.id = s.document_pk LEFT JOIN session_saves v ON v.session_pk = s.id \
+             WHERE s.id = $1",
+        )
+        .bind(session_pk)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(SaveState::try_from).transpose()
+    }
+
+    async fn record_save(&self, session_pk: i64, save: &SaveRecord) -> StoreResult<()> {
+        // A session deleted while its save was under way has nothing left to record.
+        sqlx::query(
+            "INSERT INTO session_saves (session_pk, version, saved_at, outcome) \
+             SELECT id, $2, $3, $4 FROM sessions WHERE id = $1 FOR KEY SHARE \
+             ON CONFLICT (session_pk) DO UPDATE SET version = excluded.version, saved_at = excluded.saved_at, \
+             outcome = excluded.outcome",
+        )
+        .bind(session_pk)
+        .bind(save.version)
+        .bind(save.at)
+        .bind(save.outcome.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn count_opens(&self, api_key_id: i64, since: i64) -> StoreResult<i64> {

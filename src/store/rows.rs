@@ -3,7 +3,8 @@
 use anyhow::anyhow;
 use sqlx::FromRow;
 
-use super::{ApiKey, Content, Document, Session, UsageRow};
+use super::{ApiKey, Content, Document, SaveRecord, SaveState, Session, UsageRow};
+use crate::domain::callback::SaveOutcome;
 use crate::domain::params::{SessionSettings, UserInfo};
 use crate::domain::{DocumentType, Editor, Format, SessionKind, SessionStatus};
 
@@ -139,6 +140,41 @@ pub(super) struct ContentRow {
     format: String,
     filename: Option<String>,
     bytes: Vec<u8>,
+}
+
+#[derive(FromRow)]
+pub(super) struct VersionedContentRow {
+    #[sqlx(flatten)]
+    pub(super) content: ContentRow,
+    pub(super) version: i64,
+}
+
+#[derive(FromRow)]
+pub(super) struct SaveStateRow {
+    version: i64,
+    saved_version: Option<i64>,
+    saved_at: Option<i64>,
+    outcome: Option<String>,
+}
+
+impl TryFrom<SaveStateRow> for SaveState {
+    type Error = anyhow::Error;
+
+    fn try_from(row: SaveStateRow) -> anyhow::Result<SaveState> {
+        let last_save = match (row.saved_version, row.saved_at, row.outcome) {
+            (Some(version), Some(at), Some(outcome)) => Some(SaveRecord {
+                version,
+                at,
+                outcome: SaveOutcome::parse(&outcome)
+                    .ok_or_else(|| anyhow!("unknown save outcome {outcome:?}"))?,
+            }),
+            _ => None,
+        };
+        Ok(SaveState {
+            version: row.version,
+            last_save,
+        })
+    }
 }
 
 #[derive(FromRow)]

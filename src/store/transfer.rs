@@ -17,6 +17,8 @@ pub struct TransferReport {
     pub documents: u64,
     pub contents: u64,
     pub sessions: u64,
+    /// Each session's latest save to the host.
+    pub saves: u64,
     pub usage_events: u64,
 }
 
@@ -109,6 +111,7 @@ pub async fn sqlite_to_postgres(from: &str, to: &str) -> anyhow::Result<Transfer
             document_type: String,
             created_at: i64,
             expires_at: i64,
+            version: i64,
         }),
         contents: copy_table!(read, write, "document_contents", CONTENTS_PER_BATCH, {
             document_pk: i64,
@@ -128,6 +131,12 @@ pub async fn sqlite_to_postgres(from: &str, to: &str) -> anyhow::Result<Transfer
             status: String,
             created_at: i64,
             expires_at: i64,
+        }),
+        saves: copy_table!(read, write, "session_saves", ROWS_PER_BATCH, {
+            session_pk: i64,
+            version: i64,
+            saved_at: i64,
+            outcome: String,
         }),
         usage_events: copy_table!(read, write, "usage_events", ROWS_PER_BATCH, {
             id: i64,
