@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{blank, file_part, TestApp};
+use common::{blank, db, file_part, TestApp, TestDb};
 use docsession::domain::ids::{hash_api_key, new_session_id};
 use docsession::domain::params::{SessionSettings, UserInfo};
 use docsession::domain::time::now_ms;
@@ -14,8 +14,6 @@ use docsession::jobs::purge::{purge_expired, PurgeReport};
 use docsession::store::{Content, NewSession, OpenOutcome, OpenRequest};
 use reqwest::multipart::Form;
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::SqlitePool;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -23,23 +21,8 @@ const HOUR: Duration = Duration::from_secs(3600);
 // Helpers
 // ---------------------------------------------------------------------------------------------------------
 
-/// The test's own read-only view of the database file.
-async fn db(app: &TestApp) -> SqlitePool {
-    let options = SqliteConnectOptions::new()
-        .filename(app.db_path())
-        .read_only(true);
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .expect("read-only database")
-}
-
-async fn scalar(pool: &SqlitePool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+async fn scalar(pool: &TestDb, sql: &str) -> i64 {
+    pool.scalar(sql).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +33,7 @@ struct Rows {
     usage: i64,
 }
 
-async fn rows(pool: &SqlitePool) -> Rows {
+async fn rows(pool: &TestDb) -> Rows {
     Rows {
         documents: scalar(pool, "SELECT COUNT(*) FROM documents").await,
         contents: scalar(pool, "SELECT COUNT(*) FROM document_contents").await,
@@ -69,23 +52,21 @@ async fn key_id(app: &TestApp, key: &str) -> i64 {
 }
 
 /// Usage rows billed to one key.
-async fn usage_rows(pool: &SqlitePool, key_id: i64) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM usage_events WHERE api_key_id = $1")
-        .bind(key_id)
-        .fetch_one(pool)
-        .await
-        .expect("usage count")
+async fn usage_rows(pool: &TestDb, key_id: i64) -> i64 {
+    pool.scalar_for(
+        "SELECT COUNT(*) FROM usage_events WHERE api_key_id = $1",
+        key_id,
+    )
+    .await
 }
 
 /// Sessions (of any state) whose document belongs to one key.
-async fn session_rows(pool: &SqlitePool, key_id: i64) -> i64 {
-    sqlx::query_scalar(
+async fn session_rows(pool: &TestDb, key_id: i64) -> i64 {
+    pool.scalar_for(
         "SELECT COUNT(*) FROM sessions s JOIN documents d ON d.id = s.document_pk WHERE d.api_key_id = $1",
+        key_id,
     )
-    .bind(key_id)
-    .fetch_one(pool)
     .await
-    .expect("session count")
 }
 
 async fn plan(app: &TestApp, key: &str) -> Value {
@@ -293,13 +274,12 @@ async fn expired_sessions_and_documents_are_refused_on_access_before_any_purge()
             usage: 2
         }
     );
-    let status: String = sqlx::query_scalar("SELECT status FROM sessions WHERE session_id = $1")
-        .bind(&sid)
-        .fetch_one(&pool)
-        .await
-        .expect("the expired session row is still stored");
+    let status = pool
+        .texts_for("SELECT status FROM sessions WHERE session_id = $1", &sid)
+        .await;
     assert_eq!(
-        status, "inactive",
+        status,
+        ["inactive"],
         "opening an expired page must not activate it"
     );
 }
@@ -397,11 +377,9 @@ async fn a_co_edit_after_the_document_expired_creates_a_new_document() {
         .await,
         1
     );
-    let operations: Vec<String> =
-        sqlx::query_scalar("SELECT operation FROM usage_events ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .expect("operations");
+    let operations = pool
+        .texts("SELECT operation FROM usage_events ORDER BY id")
+        .await;
     assert_eq!(operations, ["edit", "edit"]);
     // The old session stays unusable.
     let old = app
@@ -540,11 +518,9 @@ async fn purge_deletes_expired_sessions_documents_and_content_but_never_usage() 
             usage: before.usage
         }
     );
-    let left: Vec<String> =
-        sqlx::query_scalar("SELECT document_id FROM documents ORDER BY document_id")
-            .fetch_all(&pool)
-            .await
-            .expect("documents");
+    let left = pool
+        .texts("SELECT document_id FROM documents ORDER BY document_id")
+        .await;
     assert_eq!(left, ["live-1", "live-2"]);
     let stale = scalar(
         &pool,
@@ -701,7 +677,7 @@ async fn purge_works_through_more_than_one_batch() {
 // ---------------------------------------------------------------------------------------------------------
 
 /// Asserts a successful open and that it added exactly one to the key's usage.
-async fn opens_one(app: &TestApp, pool: &SqlitePool, what: &str, path: &str, form: Form) -> Value {
+async fn opens_one(app: &TestApp, pool: &TestDb, what: &str, path: &str, form: Form) -> Value {
     let before = total_usage(app, &app.key).await;
     let rows_before = rows(pool).await;
     let body = app.post_form(path, form).await;
@@ -721,7 +697,7 @@ async fn opens_one(app: &TestApp, pool: &SqlitePool, what: &str, path: &str, for
 }
 
 /// Asserts that `what` left usage and every row count unchanged.
-async fn costs_nothing(app: &TestApp, pool: &SqlitePool, what: &str, before: (i64, Rows)) {
+async fn costs_nothing(app: &TestApp, pool: &TestDb, what: &str, before: (i64, Rows)) {
     assert_eq!(
         total_usage(app, &app.key).await,
         before.0,
@@ -730,7 +706,7 @@ async fn costs_nothing(app: &TestApp, pool: &SqlitePool, what: &str, before: (i6
     assert_eq!(rows(pool).await.usage, before.1.usage, "{what}");
 }
 
-async fn snapshot(app: &TestApp, pool: &SqlitePool) -> (i64, Rows) {
+async fn snapshot(app: &TestApp, pool: &TestDb) -> (i64, Rows) {
     (total_usage(app, &app.key).await, rows(pool).await)
 }
 

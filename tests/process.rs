@@ -1,5 +1,8 @@
 //! The real `docsession` binary as an operator runs it: configured only through DOCSESSION_* variables,
 //! stopped with SIGKILL or SIGTERM, and driven through its CLI (migrate, keys, usage, purge).
+//!
+//! Each test runs on the suite's backend (a fresh PostgreSQL database when DOCSESSION_TEST_POSTGRES_URL is set),
+//! except the ones about SQLite itself, which say so.
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,9 +10,10 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::Response;
+use common::{postgres_admin_url, PgDatabase, Response};
 use docsession::domain::time::{iso, now_ms};
 use reqwest::multipart::Form;
 use serde_json::Value;
@@ -43,6 +47,41 @@ fn free_port() -> u16 {
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
+}
+
+/// The database a test's processes share.
+struct Database {
+    url: String,
+    /// The SQLite file; `None` on PostgreSQL.
+    file: Option<PathBuf>,
+    /// Keeps the PostgreSQL database until the test ends.
+    _postgres: Option<Arc<PgDatabase>>,
+}
+
+impl Database {
+    /// The suite's backend: a fresh PostgreSQL database, or `db.sqlite` in `dir`.
+    async fn fresh(dir: &Path) -> Database {
+        match postgres_admin_url() {
+            Some(admin_url) => {
+                let postgres = PgDatabase::create(&admin_url).await;
+                Database {
+                    url: postgres.url.clone(),
+                    file: None,
+                    _postgres: Some(postgres),
+                }
+            }
+            None => Database::sqlite(dir.join("db.sqlite")),
+        }
+    }
+
+    /// SQLite whatever the suite's backend, for tests about SQLite itself.
+    fn sqlite(file: PathBuf) -> Database {
+        Database {
+            url: sqlite_url(&file),
+            file: Some(file),
+            _postgres: None,
+        }
+    }
 }
 
 fn random_hex(len: usize) -> String {
@@ -80,10 +119,10 @@ fn run_bounded(mut command: Command, what: &str) -> Output {
 }
 
 /// A CLI command against one database; returns (exit status, stdout, stderr).
-fn cli(cwd: &Path, database: &Path, args: &[&str]) -> (ExitStatus, String, String) {
+fn cli(cwd: &Path, database: &Database, args: &[&str]) -> (ExitStatus, String, String) {
     let mut command = docsession(cwd);
     command
-        .env("DOCSESSION_DATABASE_URL", sqlite_url(database))
+        .env("DOCSESSION_DATABASE_URL", &database.url)
         .args(args);
     let output = run_bounded(command, &format!("docsession {}", args.join(" ")));
     (
@@ -94,7 +133,7 @@ fn cli(cwd: &Path, database: &Path, args: &[&str]) -> (ExitStatus, String, Strin
 }
 
 /// A CLI command that must succeed; returns its stdout.
-fn cli_ok(cwd: &Path, database: &Path, args: &[&str]) -> String {
+fn cli_ok(cwd: &Path, database: &Database, args: &[&str]) -> String {
     let (status, stdout, stderr) = cli(cwd, database, args);
     assert!(
         status.success(),
@@ -113,7 +152,7 @@ struct KeyRow {
     state: String,
 }
 
-fn keys_list(cwd: &Path, database: &Path) -> Vec<KeyRow> {
+fn keys_list(cwd: &Path, database: &Database) -> Vec<KeyRow> {
     let stdout = cli_ok(cwd, database, &["keys", "list"]);
     let mut lines = stdout.lines();
     let header: Vec<&str> = lines.next().expect("header").split_whitespace().collect();
@@ -336,14 +375,17 @@ struct Acknowledged {
 
 // 1. Restart safety: every open acknowledged before a SIGKILL is there after a restart.
 
+/// `synchronous` (a SQLite mode) runs on SQLite whatever the suite's backend.
 async fn kill9_restart_keeps_acknowledged_opens(synchronous: Option<&str>) {
     const OPENS: usize = 30;
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("db.sqlite");
+    let database = match synchronous {
+        Some(_) => Database::sqlite(dir.path().join("db.sqlite")),
+        None => Database::fresh(dir.path()).await,
+    };
     let key = random_hex(40);
-    let url = sqlite_url(&database);
     let mut vars = vec![
-        ("DOCSESSION_DATABASE_URL", url.as_str()),
+        ("DOCSESSION_DATABASE_URL", database.url.as_str()),
         ("DOCSESSION_DEV_APIKEY", key.as_str()),
     ];
     if let Some(mode) = synchronous {
@@ -455,6 +497,7 @@ async fn kill9_restart_keeps_every_acknowledged_open() {
     kill9_restart_keeps_acknowledged_opens(None).await;
 }
 
+/// SQLite only: its synchronous modes.
 #[tokio::test]
 async fn kill9_restart_keeps_every_acknowledged_open_with_synchronous_full() {
     kill9_restart_keeps_acknowledged_opens(Some("full")).await;
@@ -465,11 +508,10 @@ async fn kill9_restart_keeps_every_acknowledged_open_with_synchronous_full() {
 /// Stops a serving process with `signal` and checks the exit and that the database reopens with its data.
 async fn signal_stops_the_server_with_exit_code_zero(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("db.sqlite");
+    let database = Database::fresh(dir.path()).await;
     let key = random_hex(40);
-    let url = sqlite_url(&database);
     let vars = [
-        ("DOCSESSION_DATABASE_URL", url.as_str()),
+        ("DOCSESSION_DATABASE_URL", database.url.as_str()),
         ("DOCSESSION_DEV_APIKEY", key.as_str()),
     ];
     let mut server = Server::start(dir.path(), &vars).await;
@@ -506,6 +548,7 @@ async fn sigint_stops_the_server_with_exit_code_zero() {
 
 // 3. README defaults.
 
+/// SQLite only: the default database.
 #[tokio::test]
 async fn without_a_database_url_serve_creates_data_docsession_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -520,7 +563,7 @@ async fn without_a_database_url_serve_creates_data_docsession_sqlite() {
     // And it is the database in use.
     server.writer_open(&key, "d1", "u1").await.assert_ok();
     server.stop();
-    let listed = keys_list(dir.path(), &default_file);
+    let listed = keys_list(dir.path(), &Database::sqlite(default_file));
     assert!(listed.iter().any(|row| row.name == "dev"), "{listed:?}");
 }
 
@@ -530,11 +573,11 @@ async fn without_a_database_url_serve_creates_data_docsession_sqlite() {
 async fn public_url_is_the_base_of_every_returned_url() {
     let dir = tempfile::tempdir().unwrap();
     let key = random_hex(40);
-    let url = sqlite_url(&dir.path().join("db.sqlite"));
+    let database = Database::fresh(dir.path()).await;
     let server = Server::start(
         dir.path(),
         &[
-            ("DOCSESSION_DATABASE_URL", url.as_str()),
+            ("DOCSESSION_DATABASE_URL", database.url.as_str()),
             ("DOCSESSION_DEV_APIKEY", key.as_str()),
             ("DOCSESSION_PUBLIC_URL", "https://oi.example.com/base"),
         ],
@@ -569,11 +612,11 @@ async fn public_url_is_the_base_of_every_returned_url() {
 async fn session_ttl_sets_the_session_lifetime() {
     let dir = tempfile::tempdir().unwrap();
     let key = random_hex(40);
-    let url = sqlite_url(&dir.path().join("db.sqlite"));
+    let database = Database::fresh(dir.path()).await;
     let server = Server::start(
         dir.path(),
         &[
-            ("DOCSESSION_DATABASE_URL", url.as_str()),
+            ("DOCSESSION_DATABASE_URL", database.url.as_str()),
             ("DOCSESSION_DEV_APIKEY", key.as_str()),
             ("DOCSESSION_SESSION_TTL", "30m"),
         ],
@@ -612,11 +655,10 @@ fn an_invalid_session_ttl_stops_serve_with_an_error_naming_the_variable() {
 #[tokio::test]
 async fn dev_apikey_works_and_a_restart_does_not_duplicate_it() {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("db.sqlite");
+    let database = Database::fresh(dir.path()).await;
     let key = random_hex(40);
-    let url = sqlite_url(&database);
     let vars = [
-        ("DOCSESSION_DATABASE_URL", url.as_str()),
+        ("DOCSESSION_DATABASE_URL", database.url.as_str()),
         ("DOCSESSION_DEV_APIKEY", key.as_str()),
     ];
     let mut ids = Vec::new();
@@ -638,14 +680,20 @@ async fn dev_apikey_works_and_a_restart_does_not_duplicate_it() {
 
 // 6. The CLI.
 
-#[test]
-fn migrate_creates_the_database_and_is_idempotent() {
+#[tokio::test]
+async fn migrate_creates_the_database_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("nested").join("dir").join("db.sqlite");
+    let database = match postgres_admin_url() {
+        Some(_) => Database::fresh(dir.path()).await,
+        // A SQLite file is created with its folders.
+        None => Database::sqlite(dir.path().join("nested").join("dir").join("db.sqlite")),
+    };
     for _ in 0..2 {
         let stdout = cli_ok(dir.path(), &database, &["migrate"]);
         assert!(stdout.contains("up to date"), "{stdout}");
-        assert!(database.is_file(), "{} was not created", database.display());
+        if let Some(file) = &database.file {
+            assert!(file.is_file(), "{} was not created", file.display());
+        }
     }
     // A migrated database is usable: no keys yet.
     assert!(keys_list(dir.path(), &database).is_empty());
@@ -669,7 +717,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-fn keys_create(cwd: &Path, database: &Path, name: &str, limit: Option<&str>) -> String {
+fn keys_create(cwd: &Path, database: &Database, name: &str, limit: Option<&str>) -> String {
     let mut args = vec!["keys", "create", "--name", name];
     if let Some(limit) = limit {
         args.extend(["--limit", limit]);
@@ -686,19 +734,37 @@ fn keys_create(cwd: &Path, database: &Path, name: &str, limit: Option<&str>) -> 
 #[tokio::test]
 async fn keys_create_list_and_revoke() {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("db.sqlite");
+    let database = Database::fresh(dir.path()).await;
     let key = keys_create(dir.path(), &database, "acme", Some("5"));
 
     // Only a hash is stored.
-    let bytes = database_bytes(&database);
-    assert!(!bytes.is_empty());
-    assert!(
-        !contains(&bytes, key.as_bytes()),
-        "the key is stored in plain text"
-    );
+    match &database.file {
+        Some(file) => {
+            let bytes = database_bytes(file);
+            assert!(!bytes.is_empty());
+            assert!(
+                !contains(&bytes, key.as_bytes()),
+                "the key is stored in plain text"
+            );
+        }
+        None => {
+            let pool = sqlx::PgPool::connect(&database.url).await.expect("pool");
+            let plain: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM api_keys WHERE strpos(key_hash || name || key_prefix, $1) > 0",
+            )
+            .bind(&key)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+            assert_eq!(plain, 0, "the key is stored in plain text");
+        }
+    }
 
-    let url = sqlite_url(&database);
-    let server = Server::start(dir.path(), &[("DOCSESSION_DATABASE_URL", url.as_str())]).await;
+    let server = Server::start(
+        dir.path(),
+        &[("DOCSESSION_DATABASE_URL", database.url.as_str())],
+    )
+    .await;
     let plan = server.plan(&key).await;
     assert_eq!(plan.assert_ok()["usage_limit"].as_i64(), Some(5));
 
@@ -732,7 +798,7 @@ async fn keys_create_list_and_revoke() {
 #[tokio::test]
 async fn keys_revoke_accepts_the_key_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("db.sqlite");
+    let database = Database::fresh(dir.path()).await;
     let key = keys_create(dir.path(), &database, "beta", None);
     let other = keys_create(dir.path(), &database, "gamma", None);
     cli_ok(dir.path(), &database, &["keys", "revoke", &key]);
@@ -751,8 +817,11 @@ async fn keys_revoke_accepts_the_key_itself() {
         "none"
     );
 
-    let url = sqlite_url(&database);
-    let server = Server::start(dir.path(), &[("DOCSESSION_DATABASE_URL", url.as_str())]).await;
+    let server = Server::start(
+        dir.path(),
+        &[("DOCSESSION_DATABASE_URL", database.url.as_str())],
+    )
+    .await;
     server.plan(&key).await.assert_error(1846);
     let plan = server.plan(&other).await;
     assert_eq!(plan.assert_ok()["usage_limit"].as_i64(), Some(-1));
@@ -765,12 +834,15 @@ fn today() -> String {
 #[tokio::test]
 async fn usage_reports_opens_per_key_by_day_and_month_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("db.sqlite");
+    let database = Database::fresh(dir.path()).await;
     let key = keys_create(dir.path(), &database, "acme", None);
     let prefix = &key[..8];
     let day_before = today();
-    let url = sqlite_url(&database);
-    let mut server = Server::start(dir.path(), &[("DOCSESSION_DATABASE_URL", url.as_str())]).await;
+    let mut server = Server::start(
+        dir.path(),
+        &[("DOCSESSION_DATABASE_URL", database.url.as_str())],
+    )
+    .await;
     let first = server.writer_open(&key, "u-doc", "u1").await;
     first.assert_ok();
     // A co-edit is an open too.
@@ -856,11 +928,10 @@ async fn wait_expired(server: &Server, key: &str, editor: &str, sid: &str) {
 #[tokio::test]
 async fn purge_removes_expired_sessions_and_documents_and_reports_them() {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("db.sqlite");
+    let database = Database::fresh(dir.path()).await;
     let key = random_hex(40);
-    let url = sqlite_url(&database);
     let base_vars = [
-        ("DOCSESSION_DATABASE_URL", url.as_str()),
+        ("DOCSESSION_DATABASE_URL", database.url.as_str()),
         ("DOCSESSION_DEV_APIKEY", key.as_str()),
     ];
 

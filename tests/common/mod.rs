@@ -17,6 +17,8 @@ use docsession::store::{self, Store};
 use docsession::{key_prefix, Application};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
 
@@ -144,6 +146,83 @@ impl Drop for PgDatabase {
             );
         }
     }
+}
+
+/// The test's own view of the app's database, for counting rows behind the API's back.
+pub enum TestDb {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same sqlx call on whichever pool the test uses.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $call:expr) => {
+        match $db {
+            TestDb::Sqlite($pool) => $call,
+            TestDb::Postgres($pool) => $call,
+        }
+    };
+}
+
+impl TestDb {
+    /// One integer, e.g. a COUNT(*).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        on_pool!(self, |pool| sqlx::query_scalar(sql).fetch_one(pool).await)
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
+    /// One integer, with `id` as `$1`.
+    pub async fn scalar_for(&self, sql: &str, id: i64) -> i64 {
+        on_pool!(self, |pool| sqlx::query_scalar(sql)
+            .bind(id)
+            .fetch_one(pool)
+            .await)
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
+    /// One text column of every row.
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        on_pool!(self, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
+    /// One text column of every row, with `text` as `$1`.
+    pub async fn texts_for(&self, sql: &str, text: &str) -> Vec<String> {
+        on_pool!(self, |pool| sqlx::query_scalar(sql)
+            .bind(text)
+            .fetch_all(pool)
+            .await)
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+}
+
+/// Opens the test's view of `app`'s database: read-only on SQLite, a small pool on PostgreSQL.
+pub async fn db(app: &TestApp) -> TestDb {
+    if app.is_postgres() {
+        return TestDb::Postgres(
+            PgPool::connect(&app.settings.database_url)
+                .await
+                .expect("PostgreSQL pool"),
+        );
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(app.db_path())
+        .read_only(true);
+    TestDb::Sqlite(
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("read-only database"),
+    )
+}
+
+/// Rows in `table`, on either backend.
+pub async fn count_rows(app: &TestApp, table: &str) -> i64 {
+    db(app)
+        .await
+        .scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .await
 }
 
 /// Settings for a test: port 0 and a fresh database (PostgreSQL or a SQLite file in `dir`).
