@@ -7,9 +7,8 @@ use std::process::{Command, Output};
 
 use common::{postgres_admin_url, spawn_on, PgDatabase, TestApp, POSTGRES_URL_VAR};
 use docsession::config::Settings;
-use docsession::domain::Format;
 use reqwest::multipart::Form;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn docsession(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_docsession"))
@@ -26,6 +25,10 @@ fn settings(database_url: &str) -> Settings {
         listen: "127.0.0.1:0".to_string(),
         ..Settings::default()
     }
+}
+
+fn page_api(app: &TestApp, sid: &str, endpoint: &str) -> String {
+    format!("{}/page/v1/sessions/{sid}/{endpoint}", app.base)
 }
 
 /// What a client can observe of a deployment through `keys` (the first owns `sids`), with the instance's own
@@ -45,6 +48,15 @@ async fn observe(app: &TestApp, sids: &[String], keys: &[&str]) -> Vec<Value> {
     for key in keys {
         let plan = app.get_with_key("/api/v1/plan", key).await;
         seen.push(plan.assert_ok().clone());
+    }
+    // The page's view: document version, last save, edited content (not the clock).
+    for sid in sids {
+        let state = app.client.get(page_api(app, sid, "state")).send().await;
+        let mut state: Value = state.unwrap().json().await.unwrap();
+        state.as_object_mut().unwrap().remove("now_ms");
+        seen.push(state);
+        let content = app.client.get(page_api(app, sid, "content")).send().await;
+        seen.push(Value::String(content.unwrap().text().await.unwrap()));
     }
     let text = serde_json::to_string(&seen)
         .unwrap()
@@ -66,17 +78,41 @@ async fn a_sqlite_deployment_moves_to_postgres_with_its_sessions_keys_and_usage(
     let sqlite_url = format!("sqlite://{}", dir.path().join("old.sqlite").display());
     let old = spawn_on(dir, settings(&sqlite_url)).await;
     let limited = old.create_key("limited", Some(10)).await;
+    // A text document saving to a host that is gone: an edit from the page, then a failed save.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let save_url = format!("http://{}/save", closed.local_addr().unwrap());
+    drop(closed);
     let upload = Form::new()
         .text("document_info", r#"{"document_id": "moved"}"#)
+        .text(
+            "callback_settings",
+            json!({ "save_url": save_url }).to_string(),
+        )
         .part(
             "document",
-            common::file_part(common::blank(Format::Docx), "report.docx"),
+            common::file_part(b"hello".to_vec(), "notes.txt"),
         );
     let first = old
         .post_form("/writer/officeapi/v1/documents", upload)
         .await
         .assert_ok()
         .clone();
+    let first_sid = first["session_id"].as_str().unwrap().to_string();
+    let edited = old
+        .client
+        .put(page_api(&old, &first_sid, "content") + "?version=1")
+        .body("edited text")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 200);
+    let saved = old
+        .client
+        .post(page_api(&old, &first_sid, "save"))
+        .send()
+        .await
+        .unwrap();
+    common::read(saved).await.assert_error(1867);
     let second = old.writer_create("moved", "2").await;
     let third = old.writer_create("other", "3").await;
     for i in 0..3 {
@@ -109,7 +145,7 @@ async fn a_sqlite_deployment_moves_to_postgres_with_its_sessions_keys_and_usage(
     let report = String::from_utf8_lossy(&moved.stdout);
     assert!(
         report.contains(
-            "2 API keys, 5 documents (5 content parts), 5 sessions (0 saves) and 6 usage rows"
+            "2 API keys, 5 documents (5 content parts), 5 sessions (1 saves) and 6 usage rows"
         ),
         "{report}"
     );
@@ -120,6 +156,17 @@ async fn a_sqlite_deployment_moves_to_postgres_with_its_sessions_keys_and_usage(
     )
     .await;
     assert_eq!(observe(&new, &sids, &keys).await, before);
+    let state: Value = new
+        .client
+        .get(page_api(&new, &first_sid, "state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["version"], 2, "{state}");
+    assert_eq!(state["last_save"]["outcome"], "unreachable", "{state}");
     assert_eq!(usage(&database.url), usage_before);
     let (status, _) = new
         .open_page(
