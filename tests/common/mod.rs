@@ -217,14 +217,6 @@ pub async fn db(app: &TestApp) -> TestDb {
     )
 }
 
-/// Rows in `table`, on either backend.
-pub async fn count_rows(app: &TestApp, table: &str) -> i64 {
-    db(app)
-        .await
-        .scalar(&format!("SELECT COUNT(*) FROM {table}"))
-        .await
-}
-
 /// Settings for a test: port 0 and a fresh database (PostgreSQL or a SQLite file in `dir`).
 pub async fn test_settings(dir: &TempDir) -> (Settings, Option<Arc<PgDatabase>>) {
     let database = match postgres_admin_url() {
