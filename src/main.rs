@@ -26,7 +26,7 @@ enum Command {
     Migrate,
     /// Delete expired sessions and documents now, and print what was removed.
     Purge,
-    /// Copy a SQLite deployment (keys, documents with content, sessions, usage history) into an empty
+    /// Copy a SQLite deployment (keys, documents with content, sessions and saves, usage) into an empty
     /// PostgreSQL database, keeping every id. Stop the server first.
     MigrateData {
         /// The SQLite database: `sqlite://PATH` or a path.
