@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Context};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/docsession.sqlite";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MAX_UPLOAD: usize = 100 * 1024 * 1024;
+const DEFAULT_OPEN_BATCH: usize = 128;
 
 /// How hard SQLite syncs on commit. `Normal` (WAL) survives a process crash; `Full` also survives power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub struct Settings {
     pub max_upload: usize,
     pub fetch_timeout: Duration,
     pub sqlite_synchronous: SqliteSynchronous,
+    /// SQLite: the most opens committed in one transaction (group commit); 1 commits each open on its own.
+    pub open_batch: usize,
     pub dev_apikey: Option<String>,
     /// Who may frame the session pages: the CSP `frame-ancestors` sources, space-separated.
     pub frame_ancestors: String,
@@ -43,6 +46,7 @@ impl Default for Settings {
             max_upload: DEFAULT_MAX_UPLOAD,
             fetch_timeout: Duration::from_secs(30),
             sqlite_synchronous: SqliteSynchronous::Normal,
+            open_batch: DEFAULT_OPEN_BATCH,
             dev_apikey: None,
             frame_ancestors: "*".to_string(),
         }
@@ -87,6 +91,12 @@ impl Settings {
                 other => {
                     bail!("DOCSESSION_SQLITE_SYNCHRONOUS must be normal or full, got {other:?}")
                 }
+            };
+        }
+        if let Some(batch) = var("DOCSESSION_OPEN_BATCH") {
+            settings.open_batch = match batch.trim().parse() {
+                Ok(batch) if batch > 0 => batch,
+                _ => bail!("DOCSESSION_OPEN_BATCH must be a whole number from 1 up, got {batch:?}"),
             };
         }
         settings.dev_apikey = var("DOCSESSION_DEV_APIKEY");
@@ -150,6 +160,7 @@ impl fmt::Debug for Settings {
             .field("max_upload", &self.max_upload)
             .field("fetch_timeout", &self.fetch_timeout)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("open_batch", &self.open_batch)
             .field("dev_apikey", &self.dev_apikey.as_ref().map(|_| "***"))
             .field("frame_ancestors", &self.frame_ancestors)
             .finish()
@@ -177,6 +188,7 @@ mod tests {
         assert_eq!(s.session_ttl, Duration::from_secs(21600));
         assert_eq!(s.purge_interval, Duration::from_secs(21600));
         assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Normal);
+        assert_eq!(s.open_batch, DEFAULT_OPEN_BATCH);
     }
 
     #[test]
@@ -187,8 +199,10 @@ mod tests {
             ("DOCSESSION_SQLITE_SYNCHRONOUS", "FULL"),
             ("DOCSESSION_MAX_UPLOAD", "1024"),
             ("DOCSESSION_PUBLIC_URL", "https://oi.example.com/"),
+            ("DOCSESSION_OPEN_BATCH", "1"),
         ])
         .unwrap();
+        assert_eq!(s.open_batch, 1);
         assert_eq!(s.session_ttl, Duration::from_secs(1800));
         assert_eq!(s.purge_interval, Duration::from_secs(2));
         assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Full);
@@ -202,6 +216,7 @@ mod tests {
         assert!(err.to_string().contains("DOCSESSION_SESSION_TTL"));
         assert!(settings(&[("DOCSESSION_SQLITE_SYNCHRONOUS", "off")]).is_err());
         assert!(settings(&[("DOCSESSION_SESSION_TTL", "0s")]).is_err());
+        assert!(settings(&[("DOCSESSION_OPEN_BATCH", "0")]).is_err());
     }
 
     #[test]

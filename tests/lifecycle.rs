@@ -8,10 +8,10 @@ use std::time::Duration;
 use common::{blank, db, file_part, TestApp, TestDb};
 use docsession::domain::ids::{hash_api_key, new_session_id};
 use docsession::domain::params::{SessionSettings, UserInfo};
-use docsession::domain::time::now_ms;
+use docsession::domain::time::{billing_cycle, iso, now_ms};
 use docsession::domain::{DocumentType, Editor, Format, SessionKind};
 use docsession::jobs::purge::{purge_expired, PurgeReport};
-use docsession::store::{Content, NewSession, OpenOutcome, OpenRequest};
+use docsession::store::{Content, NewSession, OpenOutcome, OpenRequest, UsagePeriod};
 use reqwest::multipart::Form;
 use serde_json::Value;
 
@@ -33,12 +33,20 @@ struct Rows {
     usage: i64,
 }
 
+/// Row counts; also checks that the day rollup counts every usage event once.
 async fn rows(pool: &TestDb) -> Rows {
+    let usage = scalar(pool, "SELECT COUNT(*) FROM usage_events").await;
+    let rolled_up = scalar(
+        pool,
+        "SELECT CAST(COALESCE(SUM(opens), 0) AS BIGINT) FROM usage_counts",
+    )
+    .await;
+    assert_eq!(rolled_up, usage, "the usage rollup must match the usage events");
     Rows {
         documents: scalar(pool, "SELECT COUNT(*) FROM documents").await,
         contents: scalar(pool, "SELECT COUNT(*) FROM document_contents").await,
         sessions: scalar(pool, "SELECT COUNT(*) FROM sessions").await,
-        usage: scalar(pool, "SELECT COUNT(*) FROM usage_events").await,
+        usage,
     }
 }
 
@@ -157,7 +165,7 @@ fn stored_open(
     }
 }
 
-async fn store_open(app: &TestApp, request: &OpenRequest) -> bool {
+async fn store_open(app: &TestApp, request: OpenRequest) -> bool {
     match app.store.open(request).await.expect("store open") {
         OpenOutcome::Opened { joined, .. } => joined,
         other => panic!("store open did not open: {other:?}"),
@@ -480,14 +488,15 @@ async fn purge_deletes_expired_sessions_documents_and_content_but_never_usage() 
     // An expired session on a live document: the document and its content stay.
     let joined_live_sid = {
         let request = stored_open(key, "live-1", None, now, soon);
-        assert!(store_open(&app, &request).await, "joins the live document");
-        request.session.session_id.clone()
+        let session_id = request.session.session_id.clone();
+        assert!(store_open(&app, request).await, "joins the live document");
+        session_id
     };
     // Three expired documents, one of them with two sessions.
     for id in ["gone-1", "gone-2", "gone-3"] {
-        assert!(!store_open(&app, &stored_open(key, id, Some(b"old"), now, soon)).await);
+        assert!(!store_open(&app, stored_open(key, id, Some(b"old"), now, soon)).await);
     }
-    assert!(store_open(&app, &stored_open(key, "gone-1", None, now, soon)).await);
+    assert!(store_open(&app, stored_open(key, "gone-1", None, now, soon)).await);
     wait_until_past("the stored opens to expire", soon).await;
 
     let before = rows(&pool).await;
@@ -595,7 +604,7 @@ async fn the_scheduled_purge_removes_expired_rows_and_keeps_live_ones_and_usage(
     assert!(
         !store_open(
             &app,
-            &stored_open(key, "long", Some(b"kept"), now, now + 3_600_000)
+            stored_open(key, "long", Some(b"kept"), now, now + 3_600_000)
         )
         .await
     );
@@ -637,7 +646,7 @@ async fn purge_works_through_more_than_one_batch() {
     let soon = now + 1;
     for i in 0..EXPIRED {
         let id = format!("bulk-{i}");
-        assert!(!store_open(&app, &stored_open(key, &id, Some(b"x"), now, soon)).await);
+        assert!(!store_open(&app, stored_open(key, &id, Some(b"x"), now, soon)).await);
     }
     wait_until_past("the bulk opens to expire", soon).await;
     assert_eq!(
@@ -929,6 +938,48 @@ async fn plan_details_have_every_key_and_report_unlimited_as_minus_one() {
     assert_ne!(limited["apikey_id"], unlimited["apikey_id"]);
     // The other key's usage is its own.
     assert_eq!(plan(&app, &app.key).await["total_usage"], 0);
+}
+
+#[tokio::test]
+async fn opens_of_an_earlier_month_are_reported_but_not_billed_in_this_cycle() {
+    let app = common::spawn_app().await;
+    let key = key_id(&app, &app.key).await;
+    let (cycle_start, _) = billing_cycle(now_ms());
+    let last_month = cycle_start - 3_600_000;
+    assert!(
+        !store_open(
+            &app,
+            stored_open(key, "last-month", Some(b"old"), last_month, last_month + 1)
+        )
+        .await
+    );
+    app.writer_create("this-month", "1000").await;
+    app.writer_create("this-month-too", "1000").await;
+
+    assert_eq!(total_usage(&app, &app.key).await, 2);
+    let months: Vec<(String, i64)> = app
+        .store
+        .usage_report(UsagePeriod::Month)
+        .await
+        .expect("usage report")
+        .into_iter()
+        .map(|row| (row.period, row.opens))
+        .collect();
+    assert_eq!(
+        months,
+        [
+            (iso(last_month)[..7].to_string(), 1),
+            (iso(cycle_start)[..7].to_string(), 2)
+        ]
+    );
+    let days = app
+        .store
+        .usage_report(UsagePeriod::Day)
+        .await
+        .expect("usage report");
+    assert_eq!(days[0].period, iso(last_month)[..10]);
+    assert_eq!(days.iter().map(|row| row.opens).sum::<i64>(), 3);
+    rows(&db(&app).await).await;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ async fn open(
     loop {
         let outcome = state
             .store
-            .open(&request)
+            .open(request)
             .await
             .map_err(|err| ApiError::internal(editor, err))?;
         match outcome {
@@ -183,8 +183,9 @@ async fn open(
                 return Err(ApiError::new(ErrorKind::UsageExceeded, editor))
             }
             // The document we meant to join expired or was deleted in the meantime: open it anew, once.
-            OpenOutcome::NeedsContent => match sources.take() {
+            OpenOutcome::NeedsContent(returned) => match sources.take() {
                 Some(sources) => {
+                    request = *returned;
                     let content = load_all(&state, editor, sources).await?;
                     request.document_name =
                         document_name(&input.info, &content, editor, operation.kind);

@@ -15,6 +15,13 @@ fn datetime(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+const DAY_MS: i64 = 86_400_000;
+
+/// The first instant (UTC) of the day that contains `ms`: the key of the usage rollup.
+pub fn day_start(ms: i64) -> i64 {
+    ms - ms.rem_euclid(DAY_MS)
+}
+
 /// The billing cycle is the calendar month (UTC) that contains `ms`: returns its first and the next month's first instant.
 pub fn billing_cycle(ms: i64) -> (i64, i64) {
     let at = datetime(ms);
@@ -55,5 +62,12 @@ mod tests {
         );
         assert_eq!(iso(start), "2026-12-01T00:00:00Z");
         assert_eq!(iso(end), "2027-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn day_start_is_utc_midnight() {
+        assert_eq!(iso(day_start(1742561700047)), "2025-03-21T00:00:00Z");
+        let (cycle_start, _) = billing_cycle(1742561700047);
+        assert_eq!(day_start(cycle_start), cycle_start);
     }
 }

@@ -66,6 +66,7 @@ pub struct Content {
     pub bytes: Vec<u8>,
 }
 
+#[derive(Debug)]
 pub struct NewSession {
     pub session_id: String,
     pub kind: SessionKind,
@@ -74,6 +75,7 @@ pub struct NewSession {
 }
 
 /// Everything an open (create, edit, co-edit, preview, compare) writes, in one transaction.
+#[derive(Debug)]
 pub struct OpenRequest {
     pub api_key_id: i64,
     pub editor: Editor,
@@ -86,7 +88,7 @@ pub struct OpenRequest {
     pub session: NewSession,
     pub now: i64,
     pub expires_at: i64,
-    /// Opens allowed in the billing cycle that starts at `.1`; `None` for an unlimited key.
+    /// Opens allowed in the billing cycle that starts at `.1` (a UTC midnight); `None` for an unlimited key.
     pub allowance: Option<(i64, i64)>,
 }
 
@@ -96,8 +98,8 @@ pub enum OpenOutcome {
         session: Box<Session>,
         joined: bool,
     },
-    /// The document the caller expected to join is gone: load the content and ask again.
-    NeedsContent,
+    /// The document the caller expected to join is gone: load the content into the request and ask again.
+    NeedsContent(Box<OpenRequest>),
     UsageExceeded,
 }
 
@@ -175,7 +177,7 @@ pub trait Store: Send + Sync {
     /// Revokes by id or by hash; false when no active key matched.
     async fn revoke_api_key(&self, id: Option<i64>, key_hash: &str, now: i64) -> StoreResult<bool>;
 
-    async fn open(&self, request: &OpenRequest) -> StoreResult<OpenOutcome>;
+    async fn open(&self, request: OpenRequest) -> StoreResult<OpenOutcome>;
     async fn find_session(&self, session_id: &str) -> StoreResult<Option<Session>>;
     async fn mark_session_active(&self, session_pk: i64) -> StoreResult<()>;
     async fn delete_session(&self, session_pk: i64) -> StoreResult<bool>;
@@ -207,8 +209,8 @@ pub trait Store: Send + Sync {
     /// Keeps only the session's latest save.
     async fn record_save(&self, session_pk: i64, save: &SaveRecord) -> StoreResult<()>;
 
-    /// Opens billed to the key since `since` (epoch ms).
-    async fn count_opens(&self, api_key_id: i64, since: i64) -> StoreResult<i64>;
+    /// Opens billed to the key from the UTC day that starts at `since_day` (see `time::day_start`) on.
+    async fn count_opens(&self, api_key_id: i64, since_day: i64) -> StoreResult<i64>;
     async fn usage_report(&self, period: UsagePeriod) -> StoreResult<Vec<UsageRow>>;
 
     /// Takes or renews the lease `name` for `ttl_ms` on the store's clock: true when it was free, expired or
@@ -227,7 +229,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     Ok(if is_postgres_url(url) {
         Arc::new(PgStore::connect(url).await?)
     } else {
-        Arc::new(SqliteStore::connect(url, settings.sqlite_synchronous).await?)
+        Arc::new(SqliteStore::connect(url, settings.sqlite_synchronous, settings.open_batch).await?)
     })
 }
 

@@ -12,13 +12,15 @@ use sqlx::{Connection, PgConnection, PgPool};
 use super::migrate::PgMigrations;
 use super::rows::{
     encode_settings, ApiKeyRow, ContentRow, DocumentRow, SaveStateRow, SessionRow, UsageReportRow,
-    VersionedContentRow, API_KEY_COLUMNS, DOCUMENT_COLUMNS, SESSION_SELECT,
+    VersionedContentRow, API_KEY_COLUMNS, COUNT_OPEN_IN_ROLLUP, DOCUMENT_COLUMNS, OPENS_SINCE_DAY,
+    SESSION_SELECT,
 };
 use super::{
     ApiKey, Content, Document, EditOutcome, OpenOutcome, OpenRequest, SaveRecord, SaveState,
     Session, Store, StoreResult, UsagePeriod, UsageRow,
 };
 use crate::config::redact_url;
+use crate::domain::time::day_start;
 use crate::domain::{Editor, SessionStatus};
 
 mod embedded {
@@ -159,7 +161,7 @@ impl Store for PgStore {
         Ok(result.rows_affected() > 0)
     }
 
-    async fn open(&self, request: &OpenRequest) -> StoreResult<OpenOutcome> {
+    async fn open(&self, request: OpenRequest) -> StoreResult<OpenOutcome> {
         let mut tx = self.pool.begin().await?;
 
         if let Some((allowance, cycle_start)) = request.allowance {
@@ -169,13 +171,11 @@ impl Store for PgStore {
                 .bind(request.api_key_id)
                 .execute(&mut *tx)
                 .await?;
-            let (opens,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM usage_events WHERE api_key_id = $1 AND created_at >= $2",
-            )
-            .bind(request.api_key_id)
-            .bind(cycle_start)
-            .fetch_one(&mut *tx)
-            .await?;
+            let (opens,): (i64,) = sqlx::query_as(OPENS_SINCE_DAY)
+                .bind(request.api_key_id)
+                .bind(cycle_start)
+                .fetch_one(&mut *tx)
+                .await?;
             if opens >= allowance {
                 return Ok(OpenOutcome::UsageExceeded);
             }
@@ -213,7 +213,7 @@ impl Store for PgStore {
                 }
             }
             let Some(content) = &request.content else {
-                return Ok(OpenOutcome::NeedsContent);
+                return Ok(OpenOutcome::NeedsContent(Box::new(request)));
             };
             if let Some((expired_pk, _)) = existing {
                 sqlx::query("DELETE FROM documents WHERE id = $1")
@@ -289,6 +289,11 @@ impl Store for PgStore {
         .bind(request.now)
         .execute(&mut *tx)
         .await?;
+        sqlx::query(COUNT_OPEN_IN_ROLLUP)
+            .bind(request.api_key_id)
+            .bind(day_start(request.now))
+            .execute(&mut *tx)
+            .await?;
 
         let row: SessionRow = sqlx::query_as(&format!("{SESSION_SELECT} WHERE s.session_id = $1"))
             .bind(&session.session_id)
@@ -462,13 +467,11 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn count_opens(&self, api_key_id: i64, since: i64) -> StoreResult<i64> {
-        let (opens,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM usage_events WHERE api_key_id = $1 AND created_at >= $2",
-        )
-        .bind(api_key_id)
-        .bind(since)
-        .fetch_one(&self.pool)
+    async fn count_opens(&self, api_key_id: i64, since_day: i64) -> StoreResult<i64> {
+        let (opens,): (i64,) = sqlx::query_as(OPENS_SINCE_DAY)
+            .bind(api_key_id)
+            .bind(since_day)
+            .fetch_one(&self.pool)
         .await?;
         Ok(opens)
     }

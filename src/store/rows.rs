@@ -209,3 +209,12 @@ impl From<UsageReportRow> for UsageRow {
         }
     }
 }
+
+/// Counts one open in the day rollup (binds: key id, day start).
+pub(super) const COUNT_OPEN_IN_ROLLUP: &str =
+    "INSERT INTO usage_counts (api_key_id, day, opens) VALUES ($1, $2, 1) \
+     ON CONFLICT (api_key_id, day) DO UPDATE SET opens = usage_counts.opens + 1";
+
+/// Opens of a key from a day on, from the rollup (binds: key id, day start); one row per day read.
+pub(super) const OPENS_SINCE_DAY: &str =
+    "SELECT CAST(COALESCE(SUM(opens), 0) AS BIGINT) FROM usage_counts WHERE api_key_id = $1 AND day >= $2";

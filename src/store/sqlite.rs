@@ -5,22 +5,24 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Acquire, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use super::migrate::SqliteMigrations;
 use super::rows::{
     encode_settings, ApiKeyRow, ContentRow, DocumentRow, SaveStateRow, SessionRow, UsageReportRow,
-    VersionedContentRow, API_KEY_COLUMNS, DOCUMENT_COLUMNS, SESSION_SELECT,
+    VersionedContentRow, API_KEY_COLUMNS, COUNT_OPEN_IN_ROLLUP, DOCUMENT_COLUMNS, OPENS_SINCE_DAY,
+    SESSION_SELECT,
 };
 use super::{
     ApiKey, Content, Document, EditOutcome, OpenOutcome, OpenRequest, SaveRecord, SaveState,
     Session, Store, StoreResult, UsagePeriod, UsageRow,
 };
 use crate::config;
-use crate::domain::time::now_ms;
+use crate::domain::time::{day_start, now_ms};
 use crate::domain::{Editor, SessionStatus};
 
 mod embedded {
@@ -28,10 +30,19 @@ mod embedded {
 }
 
 const READ_CONNECTIONS: u32 = 4;
+/// Opens waiting for the committer; a full queue makes callers wait.
+const OPEN_QUEUE: usize = 1024;
 
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    opens: mpsc::Sender<PendingOpen>,
+}
+
+/// An open waiting for its commit, and where its outcome goes once that commit is done.
+struct PendingOpen {
+    request: OpenRequest,
+    reply: oneshot::Sender<StoreResult<OpenOutcome>>,
 }
 
 /// `sqlite://path`, `sqlite:path` or a plain file path.
@@ -54,9 +65,11 @@ pub(super) fn connect_options(url: &str) -> anyhow::Result<SqliteConnectOptions>
 }
 
 impl SqliteStore {
+    /// `open_batch`: the most opens one transaction commits together (1: a transaction per open).
     pub async fn connect(
         url: &str,
         synchronous: config::SqliteSynchronous,
+        open_batch: usize,
     ) -> anyhow::Result<SqliteStore> {
         let options = connect_options(url)?
             .create_if_missing(true)
@@ -88,12 +101,197 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        let (opens, queue) = mpsc::channel(OPEN_QUEUE);
+        tokio::spawn(commit_opens(writer.clone(), queue, open_batch.max(1)));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            opens,
+        })
     }
 
     pub(super) fn reader(&self) -> &SqlitePool {
         &self.reader
     }
+}
+
+/// Group commit: the one task that writes opens. It takes every open queued at that moment (up to `batch`),
+/// writes each under its own savepoint in one transaction, commits once, and only then answers each caller, so
+/// an open is acknowledged only once it is durable and a failing open takes no other open down with it.
+async fn commit_opens(writer: SqlitePool, mut queue: mpsc::Receiver<PendingOpen>, batch: usize) {
+    let mut pending = Vec::with_capacity(batch);
+    while queue.recv_many(&mut pending, batch).await > 0 {
+        let opens = std::mem::take(&mut pending);
+        match commit_batch(&writer, &opens).await {
+            Ok(outcomes) => {
+                for (open, outcome) in opens.into_iter().zip(outcomes) {
+                    let outcome = outcome.map(|outcome| match outcome {
+                        Written::Opened { session, joined } => OpenOutcome::Opened { session, joined },
+                        Written::UsageExceeded => OpenOutcome::UsageExceeded,
+                        Written::NeedsContent => OpenOutcome::NeedsContent(Box::new(open.request)),
+                    });
+                    // A caller that went away no longer needs its answer; its open stays committed.
+                    let _ = open.reply.send(outcome);
+                }
+            }
+            Err(err) => {
+                let message = format!("{err:#}");
+                for open in opens {
+                    let _ = open.reply.send(Err(anyhow!("group commit failed: {message}")));
+                }
+            }
+        }
+    }
+}
+
+/// What one open wrote, before its request goes back to the caller.
+enum Written {
+    Opened { session: Box<Session>, joined: bool },
+    UsageExceeded,
+    NeedsContent,
+}
+
+async fn commit_batch(
+    writer: &SqlitePool,
+    opens: &[PendingOpen],
+) -> StoreResult<Vec<StoreResult<Written>>> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut outcomes = Vec::with_capacity(opens.len());
+    for open in opens {
+        let mut savepoint = tx.begin().await?;
+        let outcome = write_open(&mut savepoint, &open.request).await;
+        if outcome.is_ok() {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+        outcomes.push(outcome);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn write_open(tx: &mut SqliteConnection, request: &OpenRequest) -> StoreResult<Written> {
+    if let Some((allowance, cycle_start)) = request.allowance {
+        let (opens,): (i64,) = sqlx::query_as(OPENS_SINCE_DAY)
+            .bind(request.api_key_id)
+            .bind(cycle_start)
+            .fetch_one(&mut *tx)
+            .await?;
+        if opens >= allowance {
+            return Ok(Written::UsageExceeded);
+        }
+    }
+
+    let existing: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT id, expires_at FROM documents WHERE api_key_id = $1 AND editor = $2 AND document_id = $3",
+    )
+    .bind(request.api_key_id)
+    .bind(request.editor.as_str())
+    .bind(&request.document_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+
+    let live = existing
+        .filter(|&(_, expires_at)| expires_at > request.now)
+        .map(|(pk, _)| pk);
+    let (document_pk, joined) = match live {
+        Some(pk) => {
+            sqlx::query("UPDATE documents SET expires_at = MAX(expires_at, $1) WHERE id = $2")
+                .bind(request.expires_at)
+                .bind(pk)
+                .execute(&mut *tx)
+                .await?;
+            (pk, true)
+        }
+        None => {
+            let Some(content) = &request.content else {
+                return Ok(Written::NeedsContent);
+            };
+            if let Some((expired_pk, _)) = existing {
+                sqlx::query("DELETE FROM documents WHERE id = $1")
+                    .bind(expired_pk)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let (pk,): (i64,) = sqlx::query_as(
+                "INSERT INTO documents (api_key_id, editor, document_id, name, document_type, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(request.api_key_id)
+            .bind(request.editor.as_str())
+            .bind(&request.document_id)
+            .bind(&request.document_name)
+            .bind(request.document_type.as_str())
+            .bind(request.now)
+            .bind(request.expires_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            for part in content {
+                sqlx::query(
+                    "INSERT INTO document_contents (document_pk, part, format, filename, bytes) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(pk)
+                .bind(&part.part)
+                .bind(part.format.extension())
+                .bind(&part.filename)
+                .bind(&part.bytes)
+                .execute(&mut *tx)
+                .await?;
+            }
+            (pk, false)
+        }
+    };
+
+    let session = &request.session;
+    sqlx::query(
+        "INSERT INTO sessions (session_id, document_pk, kind, user_id, display_name, settings, status, created_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&session.session_id)
+    .bind(document_pk)
+    .bind(session.kind.as_str())
+    .bind(&session.user.user_id)
+    .bind(&session.user.display_name)
+    .bind(encode_settings(&session.settings))
+    .bind(SessionStatus::Inactive.as_str())
+    .bind(request.now)
+    .bind(request.expires_at)
+    .execute(&mut *tx)
+    .await?;
+
+    let operation = if joined {
+        "coedit"
+    } else {
+        session.kind.as_str()
+    };
+    sqlx::query(
+        "INSERT INTO usage_events (api_key_id, editor, operation, document_id, session_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(request.api_key_id)
+    .bind(request.editor.as_str())
+    .bind(operation)
+    .bind(&request.document_id)
+    .bind(&session.session_id)
+    .bind(request.now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(COUNT_OPEN_IN_ROLLUP)
+        .bind(request.api_key_id)
+        .bind(day_start(request.now))
+        .execute(&mut *tx)
+        .await?;
+
+    let row: SessionRow = sqlx::query_as(&format!("{SESSION_SELECT} WHERE s.session_id = $1"))
+        .bind(&session.session_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(Written::Opened {
+        session: Box::new(row.try_into()?),
+        joined,
+    })
 }
 
 #[async_trait]
@@ -174,127 +372,15 @@ impl Store for SqliteStore {
         Ok(result.rows_affected() > 0)
     }
 
-    async fn open(&self, request: &OpenRequest) -> StoreResult<OpenOutcome> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-
-        if let Some((allowance, cycle_start)) = request.allowance {
-            let (opens,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM usage_events WHERE api_key_id = $1 AND created_at >= $2",
-            )
-            .bind(request.api_key_id)
-            .bind(cycle_start)
-            .fetch_one(&mut *tx)
-            .await?;
-            if opens >= allowance {
-                return Ok(OpenOutcome::UsageExceeded);
-            }
-        }
-
-        let existing: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT id, expires_at FROM documents WHERE api_key_id = $1 AND editor = $2 AND document_id = $3",
-        )
-        .bind(request.api_key_id)
-        .bind(request.editor.as_str())
-        .bind(&request.document_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-
-        let live = existing
-            .filter(|&(_, expires_at)| expires_at > request.now)
-            .map(|(pk, _)| pk);
-        let (document_pk, joined) = match live {
-            Some(pk) => {
-                sqlx::query("UPDATE documents SET expires_at = MAX(expires_at, $1) WHERE id = $2")
-                    .bind(request.expires_at)
-                    .bind(pk)
-                    .execute(&mut *tx)
-                    .await?;
-                (pk, true)
-            }
-            None => {
-                let Some(content) = &request.content else {
-                    return Ok(OpenOutcome::NeedsContent);
-                };
-                if let Some((expired_pk, _)) = existing {
-                    sqlx::query("DELETE FROM documents WHERE id = $1")
-                        .bind(expired_pk)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let (pk,): (i64,) = sqlx::query_as(
-                    "INSERT INTO documents (api_key_id, editor, document_id, name, document_type, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                )
-                .bind(request.api_key_id)
-                .bind(request.editor.as_str())
-                .bind(&request.document_id)
-                .bind(&request.document_name)
-                .bind(request.document_type.as_str())
-                .bind(request.now)
-                .bind(request.expires_at)
-                .fetch_one(&mut *tx)
-                .await?;
-                for part in content {
-                    sqlx::query(
-                        "INSERT INTO document_contents (document_pk, part, format, filename, bytes) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(pk)
-                    .bind(&part.part)
-                    .bind(part.format.extension())
-                    .bind(&part.filename)
-                    .bind(&part.bytes)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                (pk, false)
-            }
-        };
-
-        let session = &request.session;
-        sqlx::query(
-            "INSERT INTO sessions (session_id, document_pk, kind, user_id, display_name, settings, status, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&session.session_id)
-        .bind(document_pk)
-        .bind(session.kind.as_str())
-        .bind(&session.user.user_id)
-        .bind(&session.user.display_name)
-        .bind(encode_settings(&session.settings))
-        .bind(SessionStatus::Inactive.as_str())
-        .bind(request.now)
-        .bind(request.expires_at)
-        .execute(&mut *tx)
-        .await?;
-
-        let operation = if joined {
-            "coedit"
-        } else {
-            session.kind.as_str()
-        };
-        sqlx::query(
-            "INSERT INTO usage_events (api_key_id, editor, operation, document_id, session_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(request.api_key_id)
-        .bind(request.editor.as_str())
-        .bind(operation)
-        .bind(&request.document_id)
-        .bind(&session.session_id)
-        .bind(request.now)
-        .execute(&mut *tx)
-        .await?;
-
-        let row: SessionRow = sqlx::query_as(&format!("{SESSION_SELECT} WHERE s.session_id = $1"))
-            .bind(&session.session_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(OpenOutcome::Opened {
-            session: Box::new(row.try_into()?),
-            joined,
-        })
+    async fn open(&self, request: OpenRequest) -> StoreResult<OpenOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.opens
+            .send(PendingOpen { request, reply })
+            .await
+            .map_err(|_| anyhow!("the open committer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the open committer dropped an open"))?
     }
 
     async fn find_session(&self, session_id: &str) -> StoreResult<Option<Session>> {
@@ -456,13 +542,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn count_opens(&self, api_key_id: i64, since: i64) -> StoreResult<i64> {
-        let (opens,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM usage_events WHERE api_key_id = $1 AND created_at >= $2",
-        )
-        .bind(api_key_id)
-        .bind(since)
-        .fetch_one(&self.reader)
+    async fn count_opens(&self, api_key_id: i64, since_day: i64) -> StoreResult<i64> {
+        let (opens,): (i64,) = sqlx::query_as(OPENS_SINCE_DAY)
+            .bind(api_key_id)
+            .bind(since_day)
+            .fetch_one(&self.reader)
         .await?;
         Ok(opens)
     }

@@ -75,7 +75,7 @@ pub async fn sqlite_to_postgres(from: &str, to: &str) -> anyhow::Result<Transfer
     if !Path::new(&source_path).exists() {
         bail!("no SQLite database at {}", source_path.display());
     }
-    let source = SqliteStore::connect(from, SqliteSynchronous::Normal).await?;
+    let source = SqliteStore::connect(from, SqliteSynchronous::Normal, 1).await?;
     let target = PgStore::connect(to).await?;
 
     let mut source_connection = source.reader().acquire().await?;
@@ -148,6 +148,15 @@ pub async fn sqlite_to_postgres(from: &str, to: &str) -> anyhow::Result<Transfer
             created_at: i64,
         }),
     };
+
+    // The day rollup is derived from the usage events, as migration V4 first built it.
+    sqlx::query(
+        "INSERT INTO usage_counts (api_key_id, day, opens) \
+         SELECT api_key_id, created_at - created_at % 86400000, COUNT(*) FROM usage_events \
+         GROUP BY api_key_id, created_at - created_at % 86400000",
+    )
+    .execute(&mut *write)
+    .await?;
 
     // Explicit ids leave the sequences at 1: move each past the largest copied id.
     for table in ["api_keys", "documents", "sessions", "usage_events"] {
