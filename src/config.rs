@@ -24,7 +24,9 @@ pub struct Settings {
     /// Base of every URL we hand out; `None` means `http://` + the bound address.
     pub public_url: Option<String>,
     pub session_ttl: Duration,
-    pub purge_interval: Duration,
+    /// `None`: no scheduled purge in this process (`DOCSESSION_PURGE_INTERVAL=off`), for deployments that run
+    /// `docsession purge` from a scheduler of their own.
+    pub purge_interval: Option<Duration>,
     pub max_upload: usize,
     pub fetch_timeout: Duration,
     pub sqlite_synchronous: SqliteSynchronous,
@@ -42,7 +44,7 @@ impl Default for Settings {
             listen: DEFAULT_LISTEN.to_string(),
             public_url: None,
             session_ttl: Duration::from_secs(6 * 3600),
-            purge_interval: Duration::from_secs(6 * 3600),
+            purge_interval: Some(Duration::from_secs(6 * 3600)),
             max_upload: DEFAULT_MAX_UPLOAD,
             fetch_timeout: Duration::from_secs(30),
             sqlite_synchronous: SqliteSynchronous::Normal,
@@ -74,7 +76,10 @@ impl Settings {
             settings.session_ttl = parse_duration("DOCSESSION_SESSION_TTL", &ttl)?;
         }
         if let Some(interval) = var("DOCSESSION_PURGE_INTERVAL") {
-            settings.purge_interval = parse_duration("DOCSESSION_PURGE_INTERVAL", &interval)?;
+            settings.purge_interval = match interval.trim() {
+                "off" => None,
+                interval => Some(parse_duration("DOCSESSION_PURGE_INTERVAL", interval)?),
+            };
         }
         if let Some(timeout) = var("DOCSESSION_FETCH_TIMEOUT") {
             settings.fetch_timeout = parse_duration("DOCSESSION_FETCH_TIMEOUT", &timeout)?;
@@ -186,7 +191,7 @@ mod tests {
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(s.listen, DEFAULT_LISTEN);
         assert_eq!(s.session_ttl, Duration::from_secs(21600));
-        assert_eq!(s.purge_interval, Duration::from_secs(21600));
+        assert_eq!(s.purge_interval, Some(Duration::from_secs(21600)));
         assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Normal);
         assert_eq!(s.open_batch, DEFAULT_OPEN_BATCH);
     }
@@ -204,7 +209,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.open_batch, 1);
         assert_eq!(s.session_ttl, Duration::from_secs(1800));
-        assert_eq!(s.purge_interval, Duration::from_secs(2));
+        assert_eq!(s.purge_interval, Some(Duration::from_secs(2)));
         assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Full);
         assert_eq!(s.max_upload, 1024);
         assert_eq!(s.public_url.as_deref(), Some("https://oi.example.com"));
@@ -217,6 +222,9 @@ mod tests {
         assert!(settings(&[("DOCSESSION_SQLITE_SYNCHRONOUS", "off")]).is_err());
         assert!(settings(&[("DOCSESSION_SESSION_TTL", "0s")]).is_err());
         assert!(settings(&[("DOCSESSION_OPEN_BATCH", "0")]).is_err());
+        assert!(settings(&[("DOCSESSION_PURGE_INTERVAL", "never")]).is_err());
+        let no_purge = settings(&[("DOCSESSION_PURGE_INTERVAL", "off")]).unwrap();
+        assert_eq!(no_purge.purge_interval, None);
     }
 
     #[test]

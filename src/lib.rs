@@ -101,13 +101,13 @@ impl Application {
         &self.instance_id
     }
 
-    /// Serves, with the purge job beside it, until the server stops (SIGINT or SIGTERM: graceful shutdown).
+    /// Serves, with the purge job beside it unless it is off, until the server stops (SIGINT or SIGTERM:
+    /// graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let purge = jobs::purge::run_every(
-            self.store.clone(),
-            self.settings.purge_interval,
-            self.instance_id,
-        );
+        let Some(interval) = self.settings.purge_interval else {
+            return self.server.await;
+        };
+        let purge = jobs::purge::run_every(self.store.clone(), interval, self.instance_id);
         tokio::select! {
             result = self.server => result,
             () = purge => Ok(()),

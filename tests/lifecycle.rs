@@ -203,7 +203,7 @@ async fn raw(
 async fn expired_sessions_and_documents_are_refused_on_access_before_any_purge() {
     let app = common::spawn_app_with(|s| {
         s.session_ttl = Duration::from_secs(1);
-        s.purge_interval = HOUR;
+        s.purge_interval = Some(HOUR);
     })
     .await;
     let other = app.create_key("other", None).await;
@@ -300,7 +300,7 @@ async fn expired_sessions_and_documents_are_refused_on_access_before_any_purge()
 async fn a_co_edit_after_the_document_expired_creates_a_new_document() {
     let app = common::spawn_app_with(|s| {
         s.session_ttl = Duration::from_secs(1);
-        s.purge_interval = HOUR;
+        s.purge_interval = Some(HOUR);
     })
     .await;
     let pool = db(&app).await;
@@ -409,7 +409,7 @@ async fn a_co_edit_after_the_document_expired_creates_a_new_document() {
 async fn a_document_lives_until_its_latest_session_expires() {
     let app = common::spawn_app_with(|s| {
         s.session_ttl = Duration::from_secs(6);
-        s.purge_interval = HOUR;
+        s.purge_interval = Some(HOUR);
     })
     .await;
 
@@ -587,7 +587,7 @@ async fn purge_deletes_expired_sessions_documents_and_content_but_never_usage() 
 async fn the_scheduled_purge_removes_expired_rows_and_keeps_live_ones_and_usage() {
     let app = common::spawn_app_with(|s| {
         s.session_ttl = Duration::from_secs(1);
-        s.purge_interval = Duration::from_secs(1);
+        s.purge_interval = Some(Duration::from_secs(1));
     })
     .await;
     let pool = db(&app).await;
@@ -632,6 +632,32 @@ async fn the_scheduled_purge_removes_expired_rows_and_keeps_live_ones_and_usage(
         .clone();
     assert_eq!(doc["active_sessions_count"], 1);
     assert_eq!(total_usage(&app, &app.key).await, 5);
+}
+
+#[tokio::test]
+async fn with_the_scheduled_purge_off_expired_rows_wait_for_an_explicit_purge() {
+    let app = common::spawn_app_with(|s| {
+        s.session_ttl = Duration::from_secs(1);
+        s.purge_interval = None;
+    })
+    .await;
+    let pool = db(&app).await;
+    let sid = str_of(&app.writer_create("off-1", "1000").await, "session_id").to_string();
+    let created = rows(&pool).await;
+    wait_until_past("the session to expire", now_ms() + 1_000).await;
+    // Still refused on access, though nothing purged it.
+    app.get(&format!("/writer/officeapi/v1/sessions/{sid}"))
+        .await
+        .assert_error(1834);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rows(&pool).await, created, "no scheduled purge ran");
+    assert_eq!(
+        purge_expired(app.store.as_ref()).await.expect("purge"),
+        PurgeReport {
+            sessions: 1,
+            documents: 1
+        }
+    );
 }
 
 #[tokio::test]
