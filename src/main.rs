@@ -4,9 +4,9 @@ use tracing_subscriber::EnvFilter;
 
 use docsession::config::Settings;
 use docsession::domain::ids::{hash_api_key, new_api_key};
-use docsession::domain::time::{iso, now_ms};
+use docsession::domain::time::{day_from_iso, iso, now_ms};
 use docsession::jobs::purge::purge_expired;
-use docsession::store::{self, UsagePeriod, UsageRow};
+use docsession::store::{self, UsageFilter, UsagePeriod, UsageRow};
 use docsession::{key_prefix, Application};
 
 /// A self-hosted document-session service speaking the Zoho Office Integrator session API.
@@ -45,6 +45,12 @@ enum Command {
         by: Period,
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
+        /// Only this key (its id from `keys list`).
+        #[arg(long)]
+        key: Option<i64>,
+        /// Only opens from this UTC day on (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<i64>,
     },
 }
 
@@ -189,13 +195,22 @@ async fn main() -> anyhow::Result<()> {
             }
             println!("Revoked.");
         }
-        Command::Usage { by, format } => {
+        Command::Usage {
+            by,
+            format,
+            key,
+            since,
+        } => {
             let store = store::connect(&settings).await?;
             let period = match by {
                 Period::Day => UsagePeriod::Day,
                 Period::Month => UsagePeriod::Month,
             };
-            let rows = store.usage_report(period).await?;
+            let filter = UsageFilter {
+                api_key_id: key,
+                since_day: since.unwrap_or(0),
+            };
+            let rows = store.usage_report(period, &filter).await?;
             print!(
                 "{}",
                 render_usage(&rows, format).context("cannot render the usage report")?
@@ -203,6 +218,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn parse_since(text: &str) -> Result<i64, String> {
+    day_from_iso(text).ok_or_else(|| format!("{text:?} is not a day such as 2026-11-01"))
 }
 
 fn render_usage(rows: &[UsageRow], format: OutputFormat) -> anyhow::Result<String> {

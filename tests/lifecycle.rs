@@ -11,7 +11,7 @@ use docsession::domain::params::{SessionSettings, UserInfo};
 use docsession::domain::time::{billing_cycle, iso, now_ms};
 use docsession::domain::{DocumentType, Editor, Format, SessionKind};
 use docsession::jobs::purge::{purge_expired, PurgeReport};
-use docsession::store::{Content, NewSession, OpenOutcome, OpenRequest, UsagePeriod};
+use docsession::store::{Content, NewSession, OpenOutcome, OpenRequest, UsageFilter, UsagePeriod};
 use reqwest::multipart::Form;
 use serde_json::Value;
 
@@ -41,7 +41,10 @@ async fn rows(pool: &TestDb) -> Rows {
         "SELECT CAST(COALESCE(SUM(opens), 0) AS BIGINT) FROM usage_counts",
     )
     .await;
-    assert_eq!(rolled_up, usage, "the usage rollup must match the usage events");
+    assert_eq!(
+        rolled_up, usage,
+        "the usage rollup must match the usage events"
+    );
     Rows {
         documents: scalar(pool, "SELECT COUNT(*) FROM documents").await,
         contents: scalar(pool, "SELECT COUNT(*) FROM document_contents").await,
@@ -985,7 +988,7 @@ async fn opens_of_an_earlier_month_are_reported_but_not_billed_in_this_cycle() {
     assert_eq!(total_usage(&app, &app.key).await, 2);
     let months: Vec<(String, i64)> = app
         .store
-        .usage_report(UsagePeriod::Month)
+        .usage_report(UsagePeriod::Month, &UsageFilter::default())
         .await
         .expect("usage report")
         .into_iter()
@@ -1000,12 +1003,46 @@ async fn opens_of_an_earlier_month_are_reported_but_not_billed_in_this_cycle() {
     );
     let days = app
         .store
-        .usage_report(UsagePeriod::Day)
+        .usage_report(UsagePeriod::Day, &UsageFilter::default())
         .await
         .expect("usage report");
     assert_eq!(days[0].period, iso(last_month)[..10]);
     assert_eq!(days.iter().map(|row| row.opens).sum::<i64>(), 3);
     rows(&db(&app).await).await;
+
+    // Filtered: this month only, one key only.
+    let other = app.create_key("other", None).await;
+    app.post_form_with_key("/writer/officeapi/v1/documents", user_form("1"), &other)
+        .await
+        .assert_ok();
+    let report = |filter: UsageFilter| {
+        let store = app.store.clone();
+        async move {
+            store
+                .usage_report(UsagePeriod::Month, &filter)
+                .await
+                .expect("usage report")
+                .into_iter()
+                .map(|row| (row.key_name, row.opens))
+                .collect::<Vec<_>>()
+        }
+    };
+    let this_month = UsageFilter {
+        api_key_id: None,
+        since_day: cycle_start,
+    };
+    assert_eq!(
+        report(this_month).await,
+        [("test".to_string(), 2), ("other".to_string(), 1)]
+    );
+    let one_key = UsageFilter {
+        api_key_id: Some(key),
+        since_day: 0,
+    };
+    assert_eq!(
+        report(one_key).await,
+        [("test".to_string(), 1), ("test".to_string(), 2)]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------

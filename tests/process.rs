@@ -904,6 +904,26 @@ async fn usage_reports_opens_per_key_by_day_and_month_in_every_format() {
         .unwrap_or_else(|| panic!("no acme in the table:\n{table}"));
     let cells: Vec<&str> = acme_line.split_whitespace().collect();
     assert_eq!(cells, [day.as_str(), "acme", prefix, "3"], "{table}");
+
+    // Filters: the key by its id, and a first day.
+    let by = |args: &[&str]| {
+        let mut all = vec!["usage", "--by", "day", "--format", "csv"];
+        all.extend_from_slice(args);
+        cli_ok(dir.path(), &database, &all).lines().count() - 1
+    };
+    let id = cli_ok(dir.path(), &database, &["keys", "list"])
+        .lines()
+        .find(|line| line.contains("acme"))
+        .and_then(|line| line.split_whitespace().next().map(str::to_string))
+        .expect("acme in keys list");
+    assert_eq!(by(&["--key", &id, "--since", &day]), 1);
+    assert_eq!(by(&["--key", "999999"]), 0);
+    assert_eq!(by(&["--since", &iso(now_ms() + 86_400_000)[..10]]), 0);
+    let (status, _, stderr) = cli(dir.path(), &database, &["usage", "--since", "11/2026"]);
+    assert!(
+        !status.success() && stderr.contains("2026-11-01"),
+        "{stderr}"
+    );
 }
 
 /// Polls session info until it says 1834 (expired); bounded.

@@ -25,3 +25,6 @@ SELECT api_key_id, to_char(to_timestamp(day / 1000.0) AT TIME ZONE 'UTC', 'YYYY-
        SUM(opens)::BIGINT AS opens
 FROM usage_counts
 GROUP BY api_key_id, month;
+
+-- Reports of every key from a given day on.
+CREATE INDEX usage_counts_day ON usage_counts (day);

@@ -24,3 +24,6 @@ CREATE VIEW usage_monthly AS
 SELECT api_key_id, strftime('%Y-%m', day / 1000, 'unixepoch') AS month, SUM(opens) AS opens
 FROM usage_counts
 GROUP BY api_key_id, month;
+
+-- Reports of every key from a given day on.
+CREATE INDEX usage_counts_day ON usage_counts (day);

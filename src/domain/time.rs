@@ -22,6 +22,12 @@ pub fn day_start(ms: i64) -> i64 {
     ms - ms.rem_euclid(DAY_MS)
 }
 
+/// `2026-11-01` as the epoch ms of that day's first instant (UTC).
+pub fn day_from_iso(text: &str) -> Option<i64> {
+    let day = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
 /// The billing cycle is the calendar month (UTC) that contains `ms`: returns its first and the next month's first instant.
 pub fn billing_cycle(ms: i64) -> (i64, i64) {
     let at = datetime(ms);
@@ -69,5 +75,15 @@ mod tests {
         assert_eq!(iso(day_start(1742561700047)), "2025-03-21T00:00:00Z");
         let (cycle_start, _) = billing_cycle(1742561700047);
         assert_eq!(day_start(cycle_start), cycle_start);
+    }
+
+    #[test]
+    fn days_parse_as_utc_midnight() {
+        assert_eq!(
+            day_from_iso("2025-03-21").map(iso).as_deref(),
+            Some("2025-03-21T00:00:00Z")
+        );
+        assert_eq!(day_from_iso("21/03/2025"), None);
+        assert_eq!(day_from_iso("2025-02-30"), None);
     }
 }

@@ -140,6 +140,15 @@ pub enum UsagePeriod {
     Month,
 }
 
+/// Which opens a usage report counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageFilter {
+    /// One key's opens; every key's when `None`.
+    pub api_key_id: Option<i64>,
+    /// Opens from the UTC day that starts at this instant (epoch ms) on; 0 for all.
+    pub since_day: i64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsageRow {
     pub key_name: String,
@@ -211,7 +220,11 @@ pub trait Store: Send + Sync {
 
     /// Opens billed to the key from the UTC day that starts at `since_day` (see `time::day_start`) on.
     async fn count_opens(&self, api_key_id: i64, since_day: i64) -> StoreResult<i64>;
-    async fn usage_report(&self, period: UsagePeriod) -> StoreResult<Vec<UsageRow>>;
+    async fn usage_report(
+        &self,
+        period: UsagePeriod,
+        filter: &UsageFilter,
+    ) -> StoreResult<Vec<UsageRow>>;
 
     /// Takes or renews the lease `name` for `ttl_ms` on the store's clock: true when it was free, expired or
     /// already `owner`'s; false while another owner holds it.

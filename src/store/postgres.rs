@@ -11,13 +11,13 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use super::migrate::PgMigrations;
 use super::rows::{
-    encode_settings, ApiKeyRow, ContentRow, DocumentRow, SaveStateRow, SessionRow, UsageReportRow,
-    VersionedContentRow, API_KEY_COLUMNS, COUNT_OPEN_IN_ROLLUP, DOCUMENT_COLUMNS, OPENS_SINCE_DAY,
-    SESSION_SELECT,
+    encode_settings, usage_report_query, ApiKeyRow, ContentRow, DocumentRow, SaveStateRow,
+    SessionRow, UsageReportRow, VersionedContentRow, API_KEY_COLUMNS, COUNT_OPEN_IN_ROLLUP,
+    DOCUMENT_COLUMNS, OPENS_SINCE_DAY, SESSION_SELECT,
 };
 use super::{
     ApiKey, Content, Document, EditOutcome, OpenOutcome, OpenRequest, SaveRecord, SaveState,
-    Session, Store, StoreResult, UsagePeriod, UsageRow,
+    Session, Store, StoreResult, UsageFilter, UsagePeriod, UsageRow,
 };
 use crate::config::redact_url;
 use crate::domain::time::day_start;
@@ -472,22 +472,29 @@ impl Store for PgStore {
             .bind(api_key_id)
             .bind(since_day)
             .fetch_one(&self.pool)
-        .await?;
+            .await?;
         Ok(opens)
     }
 
-    async fn usage_report(&self, period: UsagePeriod) -> StoreResult<Vec<UsageRow>> {
-        let query = match period {
+    async fn usage_report(
+        &self,
+        period: UsagePeriod,
+        filter: &UsageFilter,
+    ) -> StoreResult<Vec<UsageRow>> {
+        let period = match period {
             UsagePeriod::Day => {
-                "SELECT k.name, k.key_prefix, u.day AS period, u.opens FROM usage_daily u \
-                 JOIN api_keys k ON k.id = u.api_key_id ORDER BY period, k.id"
+                "to_char(to_timestamp(u.day / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
             }
             UsagePeriod::Month => {
-                "SELECT k.name, k.key_prefix, u.month AS period, u.opens FROM usage_monthly u \
-                 JOIN api_keys k ON k.id = u.api_key_id ORDER BY period, k.id"
+                "to_char(to_timestamp(u.day / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM')"
             }
         };
-        let rows: Vec<UsageReportRow> = sqlx::query_as(query).fetch_all(&self.pool).await?;
+        let query = usage_report_query(period, filter.api_key_id.is_some());
+        let mut report = sqlx::query_as(&query).bind(filter.since_day);
+        if let Some(key) = filter.api_key_id {
+            report = report.bind(key);
+        }
+        let rows: Vec<UsageReportRow> = report.fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(UsageRow::from).collect())
     }
 

@@ -218,3 +218,16 @@ pub(super) const COUNT_OPEN_IN_ROLLUP: &str =
 /// Opens of a key from a day on, from the rollup (binds: key id, day start); one row per day read.
 pub(super) const OPENS_SINCE_DAY: &str =
     "SELECT CAST(COALESCE(SUM(opens), 0) AS BIGINT) FROM usage_counts WHERE api_key_id = $1 AND day >= $2";
+
+/// Opens per key and period from the day rollup (binds: first day, then the key id when `one_key`), `period`
+/// being the backend's expression that formats `u.day`. The key condition is left out rather than made
+/// optional in SQL, so that either index (key and day, or day) serves the query.
+pub(super) fn usage_report_query(period: &str, one_key: bool) -> String {
+    let key = if one_key { "AND u.api_key_id = $2" } else { "" };
+    format!(
+        "SELECT k.name, k.key_prefix, {period} AS period, CAST(SUM(u.opens) AS BIGINT) AS opens \
+         FROM usage_counts u JOIN api_keys k ON k.id = u.api_key_id \
+         WHERE u.day >= $1 {key} \
+         GROUP BY k.id, k.name, k.key_prefix, {period} ORDER BY period, k.id"
+    )
+}

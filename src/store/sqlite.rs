@@ -13,13 +13,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::migrate::SqliteMigrations;
 use super::rows::{
-    encode_settings, ApiKeyRow, ContentRow, DocumentRow, SaveStateRow, SessionRow, UsageReportRow,
-    VersionedContentRow, API_KEY_COLUMNS, COUNT_OPEN_IN_ROLLUP, DOCUMENT_COLUMNS, OPENS_SINCE_DAY,
-    SESSION_SELECT,
+    encode_settings, usage_report_query, ApiKeyRow, ContentRow, DocumentRow, SaveStateRow,
+    SessionRow, UsageReportRow, VersionedContentRow, API_KEY_COLUMNS, COUNT_OPEN_IN_ROLLUP,
+    DOCUMENT_COLUMNS, OPENS_SINCE_DAY, SESSION_SELECT,
 };
 use super::{
     ApiKey, Content, Document, EditOutcome, OpenOutcome, OpenRequest, SaveRecord, SaveState,
-    Session, Store, StoreResult, UsagePeriod, UsageRow,
+    Session, Store, StoreResult, UsageFilter, UsagePeriod, UsageRow,
 };
 use crate::config;
 use crate::domain::time::{day_start, now_ms};
@@ -126,7 +126,9 @@ async fn commit_opens(writer: SqlitePool, mut queue: mpsc::Receiver<PendingOpen>
             Ok(outcomes) => {
                 for (open, outcome) in opens.into_iter().zip(outcomes) {
                     let outcome = outcome.map(|outcome| match outcome {
-                        Written::Opened { session, joined } => OpenOutcome::Opened { session, joined },
+                        Written::Opened { session, joined } => {
+                            OpenOutcome::Opened { session, joined }
+                        }
                         Written::UsageExceeded => OpenOutcome::UsageExceeded,
                         Written::NeedsContent => OpenOutcome::NeedsContent(Box::new(open.request)),
                     });
@@ -137,7 +139,9 @@ async fn commit_opens(writer: SqlitePool, mut queue: mpsc::Receiver<PendingOpen>
             Err(err) => {
                 let message = format!("{err:#}");
                 for open in opens {
-                    let _ = open.reply.send(Err(anyhow!("group commit failed: {message}")));
+                    let _ = open
+                        .reply
+                        .send(Err(anyhow!("group commit failed: {message}")));
                 }
             }
         }
@@ -547,22 +551,25 @@ impl Store for SqliteStore {
             .bind(api_key_id)
             .bind(since_day)
             .fetch_one(&self.reader)
-        .await?;
+            .await?;
         Ok(opens)
     }
 
-    async fn usage_report(&self, period: UsagePeriod) -> StoreResult<Vec<UsageRow>> {
-        let query = match period {
-            UsagePeriod::Day => {
-                "SELECT k.name, k.key_prefix, u.day AS period, u.opens FROM usage_daily u \
-                 JOIN api_keys k ON k.id = u.api_key_id ORDER BY period, k.id"
-            }
-            UsagePeriod::Month => {
-                "SELECT k.name, k.key_prefix, u.month AS period, u.opens FROM usage_monthly u \
-                 JOIN api_keys k ON k.id = u.api_key_id ORDER BY period, k.id"
-            }
+    async fn usage_report(
+        &self,
+        period: UsagePeriod,
+        filter: &UsageFilter,
+    ) -> StoreResult<Vec<UsageRow>> {
+        let period = match period {
+            UsagePeriod::Day => "strftime('%Y-%m-%d', u.day / 1000, 'unixepoch')",
+            UsagePeriod::Month => "strftime('%Y-%m', u.day / 1000, 'unixepoch')",
         };
-        let rows: Vec<UsageReportRow> = sqlx::query_as(query).fetch_all(&self.reader).await?;
+        let query = usage_report_query(period, filter.api_key_id.is_some());
+        let mut report = sqlx::query_as(&query).bind(filter.since_day);
+        if let Some(key) = filter.api_key_id {
+            report = report.bind(key);
+        }
+        let rows: Vec<UsageReportRow> = report.fetch_all(&self.reader).await?;
         Ok(rows.into_iter().map(UsageRow::from).collect())
     }
 
