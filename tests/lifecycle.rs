@@ -1045,6 +1045,37 @@ async fn opens_of_an_earlier_month_are_reported_but_not_billed_in_this_cycle() {
     );
 }
 
+#[tokio::test]
+async fn an_open_that_fails_leaves_no_partial_rows_and_takes_no_other_open_down() {
+    let app = common::spawn_app().await;
+    let pool = db(&app).await;
+    let key = key_id(&app, &app.key).await;
+    let before = rows(&pool).await;
+    let now = now_ms();
+    let first = stored_open(key, "fail-a", Some(b"a"), now, now + 3_600_000);
+    // The same session id again: its session insert fails after its document and content were written.
+    let mut clash = stored_open(key, "fail-b", Some(b"b"), now, now + 3_600_000);
+    clash.session.session_id = first.session.session_id.clone();
+    // Sent together, so that on SQLite both land in one group commit.
+    let (first, clash) = tokio::join!(app.store.open(first), app.store.open(clash));
+    let outcomes = [first, clash];
+    assert_eq!(
+        outcomes.iter().filter(|outcome| outcome.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let after = rows(&pool).await;
+    assert_eq!(
+        after,
+        Rows {
+            documents: before.documents + 1,
+            contents: before.contents + 1,
+            sessions: before.sessions + 1,
+            usage: before.usage + 1,
+        }
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // 6. Usage limit
 // ---------------------------------------------------------------------------------------------------------

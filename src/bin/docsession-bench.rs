@@ -975,13 +975,7 @@ async fn billing_figures(plan: &Plan, database: &Path) -> anyhow::Result<Billing
     let client = Client::new();
     let started = Instant::now();
     let server = Server::docsession(database, &[]).await?;
-    let first_key = server.base.clone() + "/api/v1/plan?apikey=" + &bench_key(1) + "&";
-    for _ in 0..2000 {
-        if client.get(&first_key).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_serving(&server, &client).await?;
     let start = started.elapsed();
     let base = server.base.clone();
     let http = client.clone();
